@@ -1,0 +1,216 @@
+"""Sessions, partitions, regions, clients and AWS error translation.
+
+Everything AWS goes through botocore: its credential chain, SigV4 signer, endpoint rules and
+retries. iamkeys only chooses defaults (retry mode `standard`, timeouts) that the usual AWS
+settings can still override.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from . import redact
+from .errors import AwsError, InputError
+from .params import RegionSpec
+
+if TYPE_CHECKING:
+    import boto3
+
+DEFAULT_REGION = "us-east-1"
+USER_AGENT = "iamkeys/0.1.0"
+# botocore's session variable for the retry mode, with `standard` as the default instead of
+# `legacy`: AWS_RETRY_MODE and `retry_mode` in the config file still win over it.
+_SESSION_VARS = {"retry_mode": ("retry_mode", "AWS_RETRY_MODE", "standard", None)}
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How to reach AWS: profile, endpoint and timeouts. Credentials come from botocore's chain."""
+
+    profile: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_pool_connections: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """An AWS partition as botocore's partitions.json describes it."""
+
+    name: str
+    regions: tuple[str, ...]
+    global_region: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionCall:
+    """One IAM call target: a partition and the requested regions that fold into it."""
+
+    partition: str
+    region: str
+    requested: tuple[str, ...] = field(default=())
+
+
+def make_session(connection: Connection) -> boto3.Session:
+    """A boto3 session on botocore's credential chain, with standard retries by default."""
+    import boto3
+    import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    core = botocore.session.Session(profile=connection.profile, session_vars=_SESSION_VARS)
+    try:
+        return boto3.Session(botocore_session=core)
+    except ProfileNotFound as e:
+        raise _no_profile(connection) from e
+
+
+def _no_profile(connection: Connection) -> InputError:
+    """The input error for a profile botocore cannot find."""
+    return InputError("profile", f"profile {connection.profile!r} is not in the AWS config")
+
+
+def default_region(session: boto3.Session, connection: Connection) -> str:
+    """The region to use when none is given: option, then profile/environment, then us-east-1."""
+    from botocore.exceptions import ProfileNotFound
+
+    if connection.region:
+        return connection.region
+    try:
+        return session.region_name or DEFAULT_REGION
+    except ProfileNotFound as e:
+        raise _no_profile(connection) from e
+
+
+@functools.cache
+def partitions() -> tuple[Partition, ...]:
+    """Every partition in botocore's partitions.json, without the pseudo `*-global` regions."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("partitions")
+    return tuple(
+        Partition(
+            name=p["id"],
+            regions=tuple(r for r in p["regions"] if not r.endswith("-global")),
+            global_region=p["outputs"].get("implicitGlobalRegion", ""),
+        )
+        for p in data["partitions"]
+    )
+
+
+def partition_of(region: str) -> Partition:
+    """The partition a known region belongs to; an unknown region is an input error."""
+    for partition in partitions():
+        if region in partition.regions:
+            return partition
+    raise InputError("regions", f"unknown region {region!r} (not in any partition botocore knows)")
+
+
+def plan_calls(spec: RegionSpec | None, default: str) -> tuple[PartitionCall, ...]:
+    """Group regions by partition: IAM is global within a partition, so one call per partition.
+
+    See the IAM User Guide, "Resilience in AWS Identity and Access Management": IAM's control
+    plane is in one region per partition, and every regional endpoint name resolves to it.
+    """
+    if spec is None:
+        names: tuple[str, ...] = (default,)
+    elif spec.all:
+        names = partition_of(default).regions
+    else:
+        names = spec.names
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        grouped.setdefault(partition_of(name).name, []).append(name)
+    return tuple(
+        PartitionCall(partition=p, region=regions[0], requested=tuple(regions))
+        for p, regions in grouped.items()
+    )
+
+
+def client(session: boto3.Session, service: str, region: str, connection: Connection) -> Any:
+    """A botocore client for `service` in `region`, with the connection's endpoint and timeouts."""
+    from botocore.config import Config
+    from botocore.exceptions import ProfileNotFound
+
+    config = Config(
+        connect_timeout=connection.connect_timeout,
+        read_timeout=connection.read_timeout,
+        max_pool_connections=connection.max_pool_connections,
+        user_agent_extra=USER_AGENT,
+    )
+    try:
+        made = cast(Any, session).client(
+            service, region_name=region, endpoint_url=connection.endpoint_url, config=config
+        )
+    except ProfileNotFound as e:
+        raise _no_profile(connection) from e
+    redact.watch_client(made)
+    return made
+
+
+def frozen_credentials(session: boto3.Session) -> Any:
+    """The session's credentials, resolved once; their secret parts are registered for redaction."""
+    with translated():
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise AwsError("NoCredentials", "Unable to locate AWS credentials")
+        frozen = credentials.get_frozen_credentials()
+    redact.add_secret(frozen.secret_key)
+    redact.add_secret(frozen.token)
+    return frozen
+
+
+def require_long_term_credentials(session: boto3.Session, parameter: str) -> None:
+    """IAM infers the user only from a user's own key; temporary credentials are refused early.
+
+    AWS answers "Must specify userName when calling with non-User credentials" for role, SSO and
+    federated sessions; we say so before sending anything.
+    """
+    if frozen_credentials(session).token:
+        raise InputError(
+            parameter,
+            "required with temporary credentials (a session token: role, SSO, federation); "
+            "IAM infers the user only from a user's own access key",
+        )
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Turn botocore exceptions into AwsError, keeping AWS's error code."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        code = str(error.get("Code") or "Unknown")
+        message = str(error.get("Message") or e)
+        raise AwsError(code, message) from e
+    except BotoCoreError as e:
+        raise AwsError(type(e).__name__, redact.text(str(e))) from e
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore exception, or its class name."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code") or type(exc).__name__)
+    return type(exc).__name__
+
+
+RawSink = Callable[[bytes], None]
+
+
+def capture_raw(client_: Any, operation: str, sink: RawSink) -> None:
+    """Send each successful response body of `operation` to `sink`, byte for byte."""
+
+    def on_after_call(http_response: Any, **_: Any) -> None:
+        sink(http_response.content)
+
+    client_.meta.events.register(f"after-call.{client_.meta.service_model.service_id.hyphenize()}."
+                                 f"{operation}", on_after_call)

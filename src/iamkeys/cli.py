@@ -1,0 +1,118 @@
+"""The `iamkeys` command line: a thin layer that builds library calls and translates errors once.
+
+Commands live in `iamkeys.commands.*` and are imported only when invoked, so that
+`iamkeys list-access-keys` pays for nothing it does not use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from . import redact
+from .errors import IamKeysError, InputError
+
+F = TypeVar("F", bound=Callable[..., Any])
+# click >= 8.2 raises this for a bare `iamkeys`; older versions print help themselves.
+_NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
+    click.exceptions, "NoArgsIsHelpError", click.exceptions.UsageError)
+
+COMMANDS = {
+    "demo": "iamkeys.commands.demo",
+    "inventory": "iamkeys.commands.inventory",
+    "list-access-keys": "iamkeys.commands.list_access_keys",
+    "run": "iamkeys.commands.run",
+    "send-email": "iamkeys.commands.send_email",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = importlib.import_module(module).command
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="iamkeys")
+@click.option("--debug", is_flag=True, envvar="IAMKEYS_DEBUG",
+              help="Log every request made (secrets redacted) to stderr. Env: IAMKEYS_DEBUG=1.")
+def cli(debug: bool) -> None:
+    """List and audit AWS IAM access keys, and send the results by email."""
+    if debug:
+        redact.configure_debug(sys.stderr)
+
+
+def aws_options(function: F) -> F:
+    """The AWS connection options every AWS command takes, as in the AWS CLI."""
+    decorators = [
+        click.option("--profile", metavar="NAME", help="AWS config profile (botocore's chain)."),
+        click.option("--endpoint-url", metavar="URL",
+                     help="Send requests to this URL (e.g. an emulator). Env: AWS_ENDPOINT_URL."),
+        click.option("--connect-timeout", metavar="SECONDS", default="10", show_default=True,
+                     help="TCP connect timeout per request."),
+        click.option("--read-timeout", metavar="SECONDS", default="30", show_default=True,
+                     help="Read timeout per request (retried by botocore)."),
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def option_name(parameter: str) -> str:
+    """The CLI spelling of a snake_case parameter name."""
+    return "--" + parameter.replace("_", "-")
+
+
+def fail_input(error: InputError) -> str:
+    """The one-line message for an input error, naming the option."""
+    return f"Error: {option_name(error.parameter)}: {error.rule}"
+
+
+def warn(message: str) -> None:
+    """One line on stderr."""
+    click.echo(f"iamkeys: {redact.text(message)}", err=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; expected failures print one line on stderr and return their exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="iamkeys",
+                 standalone_mode=False)
+    except InputError as e:
+        click.echo(redact.text(fail_input(e)), err=True)
+        return e.exit_code
+    except IamKeysError as e:
+        click.echo(redact.text(f"Error: {e}"), err=True)
+        return e.exit_code
+    except _NO_ARGS_IS_HELP as e:
+        click.echo(e.ctx.get_help() if e.ctx else "", err=True)
+        return 2
+    except click.UsageError as e:
+        message = " ".join(e.format_message().split())
+        click.echo(redact.text(f"Error: {message}"), err=True)
+        return 2
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except BrokenPipeError:
+        return 141
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The iamkeys exception tree; each class carries the process exit code the CLI uses.
+
+    IamKeysError (exit 1)
+    ├── InputError (exit 2)          bad option, parameter, workflow file or event; nothing was sent
+    ├── AwsError (exit 1)            an AWS call failed after botocore's retries; keeps the AWS code
+    ├── MailError (exit 1)           the message was not accepted by the server, or not written
+    ├── PartialResultError (exit 3)  some items could not be listed; the rest is still reported
+    └── FindingsError (exit 4)       --fail-on-findings and there are findings
+"""
+
+from __future__ import annotations
+
+
+class IamKeysError(Exception):
+    """Root of every error iamkeys raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(IamKeysError):
+    """A parameter broke a rule; raised before any request is sent."""
+
+    exit_code = 2
+
+    def __init__(self, parameter: str, rule: str) -> None:
+        self.parameter = parameter
+        self.rule = rule
+        super().__init__(f"{parameter}: {rule}")
+
+
+class AwsError(IamKeysError):
+    """An AWS call failed; `code` is AWS's error code (or the botocore error class name)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+
+class MailError(IamKeysError):
+    """The message could not be delivered or written."""
+
+
+class PartialResultError(IamKeysError):
+    """Part of a listing failed; the errors are named in the result."""
+
+    exit_code = 3
+
+
+class FindingsError(IamKeysError):
+    """Findings were present and the caller asked to fail on them."""
+
+    exit_code = 4
