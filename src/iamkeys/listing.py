@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import aws, params, wire
 from .errors import AwsError
 from .model import AccessKey, Listing
-
-if TYPE_CHECKING:
-    import boto3
 
 # A guard against a server that keeps answering IsTruncated with markers that never end: IAM
 # allows at most 2 keys per user, so 10,000 pages means the pagination is broken.
@@ -56,7 +53,7 @@ def list_access_keys(
     raw_xml: bool = False,
     all_pages: bool = False,
     connection: aws.Connection | None = None,
-    session: boto3.Session | None = None,
+    session: aws.Session | None = None,
     on_plan: PlanHook | None = None,
 ) -> tuple[Listing, ...]:
     """List a user's access keys (the caller's own when `user_name` is None), per partition."""
@@ -67,7 +64,7 @@ def list_access_keys(
 
 
 def run(request: ListRequest, *, connection: aws.Connection,
-        session: boto3.Session | None = None, on_plan: PlanHook | None = None
+        session: aws.Session | None = None, on_plan: PlanHook | None = None
         ) -> tuple[Listing, ...]:
     """Run a validated request: plan one call per partition, check credentials, then call IAM."""
     session = session or aws.make_session(connection)
@@ -79,7 +76,7 @@ def run(request: ListRequest, *, connection: aws.Connection,
     return tuple(_list_partition(request, call, session, connection) for call in calls)
 
 
-def _list_partition(request: ListRequest, call: aws.PartitionCall, session: boto3.Session,
+def _list_partition(request: ListRequest, call: aws.PartitionCall, session: aws.Session,
                     connection: aws.Connection) -> Listing:
     """Call IAM in one partition: one page, or every page when `all_pages`."""
     iam = aws.client(session, "iam", call.region, connection)
