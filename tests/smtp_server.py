@@ -1,0 +1,190 @@
+"""Real aiosmtpd servers on 127.0.0.1 (free ports) for the mail tests, and their fixtures.
+
+Variants: plain, STARTTLS, implicit TLS, and AUTH over STARTTLS; certificates come from a
+test CA made with trustme. The handler records what the server accepted and can be told to
+answer a command with an error or to drop the connection before answering DATA.
+
+Import the fixtures into a test module: `from smtp_server import smtp_plain, ...`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+HOST = "127.0.0.1"
+SMTP_USER = "mailer"
+SMTP_PASSWORD = "correct-horse-battery-staple"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message the server accepted."""
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        """The message parsed with the modern API."""
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class Recorder:
+    """aiosmtpd handler: keeps accepted messages; scripted replies make commands fail."""
+
+    received: list[Received] = field(default_factory=list)
+    # Command ("MAIL", "RCPT", "DATA") -> the reply to give instead of accepting.
+    replies: dict[str, str] = field(default_factory=dict)
+    refuse: dict[str, str] = field(default_factory=dict)  # recipient -> reply
+    drop_before_data_reply: bool = False
+    rcpt_seen: list[str] = field(default_factory=list)
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
+                          mail_options: list[str]) -> str:
+        if "MAIL" in self.replies:
+            return self.replies["MAIL"]
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        self.rcpt_seen.append(address)
+        reply = self.refuse.get(address) or self.replies.get("RCPT")
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.drop_before_data_reply:
+            server.transport.close()
+            return "451 dropped"
+        if "DATA" in self.replies:
+            return self.replies["DATA"]
+        self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
+                                      bytes(envelope.original_content)))
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class FreePortController(Controller):  # type: ignore[misc]
+    """A Controller listening on a port the kernel chose (bound before the loop starts)."""
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind((HOST, 0))
+        super().__init__(handler, hostname=HOST, port=self._socket.getsockname()[1], **kwargs)
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._socket,
+                                       ssl=self.ssl_context)
+
+
+@dataclass
+class SmtpServer:
+    """A running test server: where it listens, what it received, how to trust it."""
+
+    host: str
+    port: int
+    handler: Recorder
+    ca: trustme.CA
+    ca_file: Path
+
+    @property
+    def received(self) -> list[Received]:
+        """Messages accepted so far."""
+        return self.handler.received
+
+    def client_context(self) -> ssl.SSLContext:
+        """A verifying client context that trusts the test CA (and nothing else)."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        return context
+
+
+def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
+                 auth_data: Any) -> AuthResult:
+    """Accept SMTP_USER with SMTP_PASSWORD only."""
+    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
+          and auth_data.password == SMTP_PASSWORD.encode())
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture(scope="session")
+def smtp_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
+    """A CA made for this test session, its PEM file, and a server certificate for 127.0.0.1."""
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return ca, ca_file
+
+
+def _server_context(ca: trustme.CA) -> ssl.SSLContext:
+    """A server context with a certificate for 127.0.0.1 and localhost."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(HOST, "localhost").configure_cert(context)
+    return context
+
+
+def _serve(smtp_ca: tuple[trustme.CA, Path], **kwargs: Any) -> Iterator[SmtpServer]:
+    """Start a controller with these aiosmtpd options; stop it afterwards."""
+    ca, ca_file = smtp_ca
+    handler = Recorder()
+    controller = FreePortController(handler, **kwargs)
+    controller.start()
+    try:
+        yield SmtpServer(HOST, controller.port, handler, ca, ca_file)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_plain(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
+    """An SMTP server without TLS or AUTH."""
+    yield from _serve(smtp_ca)
+
+
+@pytest.fixture
+def smtp_starttls(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
+    """An SMTP server that requires STARTTLS."""
+    yield from _serve(smtp_ca, tls_context=_server_context(smtp_ca[0]), require_starttls=True)
+
+
+@pytest.fixture
+def smtp_auth(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
+    """An SMTP server that requires STARTTLS, then AUTH as SMTP_USER / SMTP_PASSWORD."""
+    yield from _serve(smtp_ca, tls_context=_server_context(smtp_ca[0]), require_starttls=True,
+                      authenticator=authenticate, auth_required=True, auth_require_tls=True)
+
+
+@pytest.fixture
+def smtp_tls(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
+    """An SMTP server on implicit TLS (SMTPS, like port 465)."""
+    yield from _serve(smtp_ca, ssl_context=_server_context(smtp_ca[0]))
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections (bound, never listening)."""
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.bind((HOST, 0))
+    try:
+        yield held.getsockname()[1]
+    finally:
+        held.close()
