@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .findings import Thresholds
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +68,136 @@ class Listing:
     marker: str | None
     raw_pages: tuple[bytes, ...] = field(default=(), repr=False)
     pages: int = 1
+
+
+# --- inventory (issue 4) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who signs the requests (STS GetCallerIdentity)."""
+
+    account_id: str
+    arn: str
+    partition: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsersPage:
+    """One ListUsers response: users in server order, and where to continue."""
+
+    users: tuple[User, ...]
+    is_truncated: bool
+    marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrgAccount:
+    """A member account of an AWS Organization (ListAccounts)."""
+
+    account_id: str
+    name: str
+    status: str
+
+    @property
+    def active(self) -> bool:
+        """Whether the account can be inventoried (not suspended or being closed)."""
+        return self.status == "ACTIVE"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A hygiene rule that fired, with a one-line reason that carries the numbers."""
+
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryKey:
+    """One access key in an inventory: the key, its user and its last use."""
+
+    account_id: str
+    user_name: str
+    user_create_date: datetime
+    access_key_id: str
+    status: str
+    create_date: datetime
+    # None when not looked up (--no-last-used, or GetAccessKeyLastUsed failed: see Errors).
+    last_used: LastUsed | None = None
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether the key can sign requests."""
+        return self.status == "Active"
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryError:
+    """Something that could not be listed after botocore's retries; the run went on."""
+
+    account_id: str
+    user_name: str | None
+    operation: str
+    code: str
+    message: str
+    access_key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedDuringRun:
+    """A user (or one of its keys) that disappeared between ListUsers and a later call."""
+
+    account_id: str
+    user_name: str
+    access_key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFinding:
+    """A finding about an account as a whole (e.g. the root user has access keys)."""
+
+    account_id: str
+    finding: Finding
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScan:
+    """What was learnt about one account: users listed, and whether root has access keys."""
+
+    account_id: str
+    users: int = 0
+    # None when GetAccountSummary failed (see Errors).
+    root_keys_present: bool | None = None
+    # Whether ListUsers answered at least once.
+    listed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    """Every access key of the accounts listed, with findings, errors and what was deleted."""
+
+    keys: tuple[InventoryKey, ...]
+    errors: tuple[InventoryError, ...]
+    deleted: tuple[DeletedDuringRun, ...]
+    accounts: tuple[AccountScan, ...]
+    account_findings: tuple[AccountFinding, ...]
+    generated_at: datetime
+    thresholds: Thresholds
+    last_used_checked: bool = True
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing failed: every user's keys (and last use) were listed."""
+        return not self.errors
+
+    @property
+    def users(self) -> int:
+        """Users listed across all accounts."""
+        return sum(account.users for account in self.accounts)
+
+    @property
+    def findings(self) -> int:
+        """Key findings plus account findings."""
+        return sum(len(key.findings) for key in self.keys) + len(self.account_findings)

@@ -236,3 +236,146 @@ def _shown(value: object) -> str:
     """A value quoted for an error message, escaped and shortened so it stays one line."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- inventory (issue 4) -------------------------------------------------------------------
+
+INVENTORY_FORMATS = ("json", "csv", "table", "html")
+CONCURRENCY_LIMITS = (1, 256)
+MAX_DAYS = 36_500  # 100 years: anything larger is a typo, not a policy
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def concurrency(value: int | str | None, *, name: str = "concurrency",
+                default: int = 64) -> int:
+    """Requests in flight at once: an integer 1-256."""
+    low, high = CONCURRENCY_LIMITS
+    checked = bounded_int(value, name=name, low=low, high=high)
+    return default if checked is None else checked
+
+
+def days(value: int | str | None, *, name: str, default: int) -> int:
+    """A threshold in whole days: an integer 0-36500."""
+    checked = bounded_int(value, name=name, low=0, high=MAX_DAYS)
+    return default if checked is None else checked
+
+
+def flag(value: bool | str | None, *, name: str, default: bool = False) -> bool:
+    """A yes/no value: a bool, or true/false, yes/no, on/off, 1/0 as text (templates)."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise InputError(name, "must be true or false")
+
+
+def region(value: str | None, *, name: str = "region") -> str | None:
+    """One region name (like us-east-1); membership of a partition is checked in aws.py."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not REGION_RE.fullmatch(value):
+        raise InputError(name, f"{_shown(value)} is not a region name (like us-east-1)")
+    return value
+
+
+def output_file(value: str | None, *, name: str = "out") -> str | None:
+    """A file to write: a path without control characters whose directory exists."""
+    import os.path
+
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or CONTROL_RE.search(value):
+        raise InputError(name, "must be a file path without control characters")
+    if len(value) > 4096:
+        raise InputError(name, "must be at most 4096 characters")
+    if os.path.isdir(value):
+        raise InputError(name, f"{_shown(value)} is a directory")
+    directory = os.path.dirname(os.path.abspath(value))
+    if not os.path.isdir(directory):
+        raise InputError(name, f"directory {_shown(directory)} does not exist")
+    return value
+
+
+
+# --- mail (issue 3) ----------------------------------------------------------------------------
+
+SMTP_SECURITY = ("starttls", "ssl", "none")
+# RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens.
+HOSTNAME_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                         r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?")
+
+
+def recipients(values: Iterable[str] | str | None, *, name: str,
+               required: bool = False) -> tuple[str, ...]:
+    """Addresses from a repeatable option; each value may hold several separated by commas."""
+    if values is None:
+        values = ()
+    if isinstance(values, str):
+        values = (values,)
+    if not isinstance(values, Iterable):
+        raise InputError(name, "must be e-mail addresses (local@domain)")
+    items: list[str] = []
+    for value in values:
+        if not isinstance(value, str):
+            raise InputError(name, f"{_shown(value)} is not a plain e-mail address (local@domain)")
+        if CONTROL_RE.search(value):  # refused, not stripped: a header value never holds CR/LF
+            raise InputError(name, f"{_shown(value)} contains control characters (CR, LF, NUL)")
+        items.extend(value.split(","))
+    return email_addresses(items, name=name, required=required)
+
+
+def smtp_host(value: str | None, *, name: str = "smtp_host") -> str | None:
+    """An SMTP server: a DNS host name or an IP address (an IPv6 address may be bracketed)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+        if _is_ip(host) or (len(host) <= 253 and HOSTNAME_RE.fullmatch(host)):
+            return host
+    raise InputError(name, f"{_shown(value)} is not a host name or an IP address")
+
+
+def _is_ip(value: str) -> bool:
+    """Whether `value` is an IPv4 or IPv6 address."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def smtp_port(value: int | str | None, *, name: str = "smtp_port") -> int | None:
+    """A TCP port 1-65535, or None for the default of the security mode."""
+    return bounded_int(value, name=name, low=1, high=65535)
+
+
+def smtp_security(value: str | None, *, name: str = "smtp_security") -> str:
+    """How the SMTP connection is encrypted: starttls (default), ssl, or none."""
+    if value is None:
+        return SMTP_SECURITY[0]
+    if not isinstance(value, str) or value.strip().lower() not in SMTP_SECURITY:
+        raise InputError(name, f"must be one of {', '.join(SMTP_SECURITY)}")
+    return value.strip().lower()
+
+
+def smtp_user(value: str | None, *, name: str = "smtp_user") -> str | None:
+    """An SMTP AUTH user name: 1-256 characters, no control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > 256 or CONTROL_RE.search(value):
+        raise InputError(name, "must be 1-256 characters without control characters")
+    return value
+
+
+def directory_path(value: str | None, *, name: str) -> str | None:
+    """A directory path to create or write into: no control characters, at most 4096 chars."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or CONTROL_RE.search(value):
+        raise InputError(name, "must be a directory path without control characters")
+    if len(value) > 4096:
+        raise InputError(name, "must be at most 4096 characters")
+    return value

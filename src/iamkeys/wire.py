@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from .aws import SessionCredentials
 from .errors import AwsError
-from .model import AccessKey, LastUsed, Page, User
+from .model import AccessKey, Caller, LastUsed, OrgAccount, Page, User, UsersPage
 
 
 def utc(value: Any) -> datetime:
@@ -70,3 +71,78 @@ def last_used(response: Mapping[str, Any]) -> LastUsed:
 def _known(value: Any) -> str | None:
     """IAM's `N/A` (never used) as None."""
     return None if value in (None, "", "N/A") else str(value)
+
+
+# --- inventory (issue 4) -------------------------------------------------------------------
+
+
+def caller(response: Mapping[str, Any]) -> Caller:
+    """An STS GetCallerIdentity response; the partition is the ARN's second field."""
+    arn = str(response.get("Arn", ""))
+    parts = arn.split(":")
+    account_id = str(response.get("Account", ""))
+    if len(parts) < 5 or not parts[1] or not account_id:
+        raise AwsError("InvalidResponse", f"GetCallerIdentity returned no account or ARN: {arn!r}")
+    return Caller(account_id=account_id, arn=arn, partition=parts[1])
+
+
+def users_page(response: Mapping[str, Any]) -> UsersPage:
+    """A ListUsers response; a truncated page must carry a Marker."""
+    users = tuple(user(item) for item in response.get("Users", []))
+    truncated = bool(response.get("IsTruncated", False))
+    marker = response.get("Marker") if truncated else None
+    if truncated and not marker:
+        raise AwsError("InvalidResponse", "IsTruncated is true but the response has no Marker")
+    return UsersPage(users=users, is_truncated=truncated, marker=marker)
+
+
+def org_accounts(response: Mapping[str, Any]) -> tuple[OrgAccount, ...]:
+    """An Organizations ListAccounts page.
+
+    AWS is replacing `Status` (ACTIVE | SUSPENDED | PENDING_CLOSURE) with `State`; either works.
+    """
+    try:
+        return tuple(
+            OrgAccount(account_id=str(item["Id"]), name=str(item.get("Name", "")),
+                       status=str(item.get("State") or item.get("Status") or ""))
+            for item in response.get("Accounts", [])
+        )
+    except KeyError as e:
+        raise AwsError("InvalidResponse", f"account without {e.args[0]}") from e
+
+
+def root_keys_present(response: Mapping[str, Any]) -> bool:
+    """GetAccountSummary's AccountAccessKeysPresent (0 or 1) as a bool."""
+    summary = response.get("SummaryMap", {})
+    if "AccountAccessKeysPresent" not in summary:
+        raise AwsError("InvalidResponse", "GetAccountSummary without AccountAccessKeysPresent")
+    value = summary["AccountAccessKeysPresent"]
+    if value not in (0, 1, "0", "1", True, False):
+        raise AwsError("InvalidResponse", f"AccountAccessKeysPresent is {value!r}, not 0 or 1")
+    return value in (1, "1", True)
+
+
+def assumed_credentials(response: Mapping[str, Any]) -> SessionCredentials:
+    """STS AssumeRole's Credentials."""
+    try:
+        data = response["Credentials"]
+        return SessionCredentials(access_key_id=str(data["AccessKeyId"]),
+                                  secret_access_key=str(data["SecretAccessKey"]),
+                                  session_token=str(data["SessionToken"]))
+    except KeyError as e:
+        raise AwsError("InvalidResponse", f"AssumeRole returned no {e.args[0]}") from e
+
+
+def timestamp(text: str) -> datetime:
+    """An ISO 8601 timestamp as AWS sends it (`2016-12-01T22:19:58Z`), as aware UTC.
+
+    A botocore timestamp parser: `datetime.fromisoformat` is ~20 times faster than dateutil,
+    which botocore uses by default; anything else (epoch seconds, RFC 822) goes to botocore's.
+    """
+    try:
+        parsed = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        from botocore.utils import parse_timestamp
+
+        parsed = parse_timestamp(text)
+    return utc(parsed)

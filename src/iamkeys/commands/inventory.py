@@ -1,0 +1,148 @@
+"""`iamkeys inventory`: every access key of an account or organization, with findings."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import click
+
+from .. import aws, params, serialize
+from ..cli import aws_options, warn
+from ..errors import FindingsError, IamKeysError, InputError, PartialResultError
+from ..findings import RULES
+from ..inventory import DEFAULT_ROLE_NAME, InventoryRequest, Progress, run
+from ..model import Inventory
+from .list_access_keys import connection_from_options
+
+
+@click.command("inventory")
+@click.option("--accounts", metavar="IDS",
+              help="Comma-separated account ids (default: the caller's account).")
+@click.option("--organization", is_flag=True,
+              help="Every ACTIVE account of the AWS Organization (ListAccounts).")
+@click.option("--role-name", metavar="NAME", default=DEFAULT_ROLE_NAME, show_default=True,
+              help="Role assumed in each account other than the caller's.")
+@click.option("--external-id", metavar="ID", help="ExternalId for AssumeRole.")
+@click.option("--path-prefix", metavar="PATH", help="Only users under this IAM path, e.g. /ops/.")
+@click.option("--no-last-used", is_flag=True, help="Skip GetAccessKeyLastUsed (faster; no "
+              "IAM.22 or CIS.1.11 findings).")
+@click.option("--concurrency", metavar="N", help="Users worked on at once, 1-256.  "
+              "[default: 64]")
+@click.option("--max-key-age", metavar="DAYS", help="IAM.3: active keys older than this.  "
+              "[default: 90]")
+@click.option("--max-unused", metavar="DAYS", help="IAM.22: active keys unused for longer.  "
+              "[default: 45]")
+@click.option("--max-inactive", metavar="DAYS", help="STALE_INACTIVE: inactive keys older than "
+              "this.  [default: 30]")
+@click.option("--fail-on-findings", is_flag=True, help="Exit 4 when there are findings.")
+@click.option("--output", metavar="FORMAT", help="json (default), csv, table or html.")
+@click.option("--out", metavar="FILE", help="Write the output to FILE instead of stdout.")
+@click.option("--region", metavar="REGION", help="Region for STS and IAM (default: profile's, "
+              "else us-east-1); picks the partition.")
+@aws_options
+def command(accounts: str | None, organization: bool, role_name: str, external_id: str | None,
+            path_prefix: str | None, no_last_used: bool, concurrency: str | None,
+            max_key_age: str | None, max_unused: str | None, max_inactive: str | None,
+            fail_on_findings: bool, output: str | None, out: str | None, region: str | None,
+            profile: str | None, endpoint_url: str | None, connect_timeout: str,
+            read_timeout: str) -> None:
+    """List every IAM user's access keys, their last use and hygiene findings.
+
+    \b
+    Exit codes: 0 complete; 1 nothing could be listed; 2 bad option;
+    3 some users, keys or accounts failed (named under Errors, the rest is printed);
+    4 findings, with --fail-on-findings.
+    """
+    request = InventoryRequest.build(
+        accounts=accounts, organization=organization, role_name=role_name,
+        external_id=external_id, path_prefix=path_prefix, last_used=not no_last_used,
+        concurrency=concurrency, max_key_age=max_key_age, max_unused=max_unused,
+        max_inactive=max_inactive)
+    fmt = params.output(output, choices=params.INVENTORY_FORMATS)
+    target = params.output_file(out)
+    connection = replace(
+        connection_from_options(profile, endpoint_url, connect_timeout, read_timeout,
+                                max_pool_connections=request.concurrency + 1),
+        region=_region(region))
+    with _progress() as hook:
+        inv = run(request, connection=connection, progress=hook)
+    _write(render(inv, fmt), target)
+    _conclude(inv, fmt, fail_on_findings)
+
+
+def render(inv: Inventory, fmt: str) -> str:
+    """The inventory in one of the output formats."""
+    if fmt == "json":
+        return serialize.dumps(serialize.inventory(inv))
+    if fmt == "html":
+        from ..render.report import report_html
+
+        return report_html(inv)
+    from ..render.tabular import csv_text, table_text
+
+    if fmt == "csv":
+        return csv_text(serialize.INVENTORY_COLUMNS, serialize.inventory_rows(inv))
+    columns = serialize.INVENTORY_TABLE_COLUMNS
+    return table_text(columns, serialize.inventory_rows(inv, columns))
+
+
+def _region(value: str | None) -> str | None:
+    """A region botocore knows, or None for the profile's default."""
+    checked = params.region(value)
+    if checked is not None and not any(checked in p.regions for p in aws.partitions()):
+        raise InputError("region", f"unknown region {checked!r} (not in any partition)")
+    return checked
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[Progress], None] | None]:
+    """A rich progress display on stderr when it is a terminal; no hook otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+              console=Console(stderr=True), transient=True)
+    tasks = [bar.add_task(name, total=None) for name in ("accounts", "users", "keys")]
+
+    def hook(p: Progress) -> None:
+        for task, done, total in zip(tasks, (p.accounts_done, p.users_done, p.keys_done),
+                                     (p.accounts_total, p.users_total, p.keys_total),
+                                     strict=True):
+            bar.update(task, completed=done, total=total)
+
+    with bar:
+        yield hook
+
+
+def _write(text: str, target: str | None) -> None:
+    """The output to stdout, or to the file named by --out."""
+    if target is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise IamKeysError(f"cannot write {target!r}: {e.strerror}") from e
+
+
+def _conclude(inv: Inventory, fmt: str, fail_on_findings: bool) -> None:
+    """After the output: errors on stderr (non-JSON formats), then the exit code."""
+    if inv.errors:
+        if fmt != "json":
+            for error in inv.errors:
+                who = f"{error.account_id} {error.user_name or '(account)'}"
+                warn(f"{who} {error.operation}: {error.code}: {error.message}")
+        raise PartialResultError(f"{len(inv.errors)} item(s) could not be listed; "
+                                 "see Errors in the output")
+    if fail_on_findings and inv.findings:
+        counts = serialize.inventory_summary(inv)["FindingsByRule"]
+        listed = ", ".join(f"{rule} {counts[rule]}" for rule in RULES if counts.get(rule))
+        raise FindingsError(f"{inv.findings} finding(s): {listed}")
