@@ -11,25 +11,41 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# name -> module that defines it
+# name -> module that defines it ("module:attribute" where the name differs)
 _EXPORTS = {
     "AccessKey": "iamkeys.model",
     "AwsError": "iamkeys.errors",
     "Connection": "iamkeys.aws",
+    "Delivery": "iamkeys.mail",
+    "Finding": "iamkeys.model",
     "FindingsError": "iamkeys.errors",
     "IamKeysError": "iamkeys.errors",
     "InputError": "iamkeys.errors",
+    "Inventory": "iamkeys.model",
+    "InventoryError": "iamkeys.model",
+    "InventoryKey": "iamkeys.model",
+    "InventoryRequest": "iamkeys.inventory",
     "LastUsed": "iamkeys.model",
     "Listing": "iamkeys.model",
     "MailError": "iamkeys.errors",
+    "MailSettings": "iamkeys.mail",
     "PartialResultError": "iamkeys.errors",
+    "Progress": "iamkeys.inventory",
+    "Runtime": "iamkeys.actions",
+    "Thresholds": "iamkeys.findings",
     "User": "iamkeys.model",
+    "WorkflowError": "iamkeys.errors",
+    "build_message": "iamkeys.mail",
     "list_access_keys": "iamkeys.listing",
+    "run_inventory": "iamkeys.inventory:inventory",
+    "send_result": "iamkeys.mail",
+    "summary_subject": "iamkeys.mail",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
+    from .actions import Runtime as Runtime
     from .aws import Connection as Connection
     from .errors import AwsError as AwsError
     from .errors import FindingsError as FindingsError
@@ -37,8 +53,22 @@ if TYPE_CHECKING:
     from .errors import InputError as InputError
     from .errors import MailError as MailError
     from .errors import PartialResultError as PartialResultError
+    from .errors import WorkflowError as WorkflowError
+    from .findings import Thresholds as Thresholds
+    from .inventory import InventoryRequest as InventoryRequest
+    from .inventory import Progress as Progress
+    from .inventory import inventory as run_inventory  # noqa: F401  (exported by name)
     from .listing import list_access_keys as list_access_keys
+    from .mail import Delivery as Delivery
+    from .mail import MailSettings as MailSettings
+    from .mail import build_message as build_message
+    from .mail import send_result as send_result
+    from .mail import summary_subject as summary_subject
     from .model import AccessKey as AccessKey
+    from .model import Finding as Finding
+    from .model import Inventory as Inventory
+    from .model import InventoryError as InventoryError
+    from .model import InventoryKey as InventoryKey
     from .model import LastUsed as LastUsed
     from .model import Listing as Listing
     from .model import User as User
@@ -46,10 +76,11 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     """Import an exported name on first use (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
+    target = _EXPORTS.get(name)
+    if target is None:
         raise AttributeError(f"module 'iamkeys' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
     globals()[name] = value
     return value
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from . import redact
-from .errors import IamKeysError, InputError
+from .errors import IamKeysError, InputError, WorkflowError
 
 F = TypeVar("F", bound=Callable[..., Any])
 # click >= 8.2 raises this for a bare `iamkeys`; older versions print help themselves.
@@ -77,7 +77,9 @@ def option_name(parameter: str) -> str:
 
 
 def fail_input(error: InputError) -> str:
-    """The one-line message for an input error, naming the option."""
+    """The one-line message for an input error: by its place in a workflow, else by option."""
+    if isinstance(error, WorkflowError):
+        return f"Error: {error}"
     return f"Error: {option_name(error.parameter)}: {error.rule}"
 
 

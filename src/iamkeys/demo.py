@@ -1,24 +1,30 @@
-"""The embedded default: an in-process IAM emulator seeded with the seed's example account.
+"""The embedded default: an in-process IAM emulator and SMTP server, nothing else needed.
 
 `iamkeys demo` needs no AWS account and no mail server: it starts moto's server on 127.0.0.1
 (a free port), creates the seed's user Alice with keys AKIA111111111EXAMPLE and
-AKIA222222222EXAMPLE (dates set on the emulator's own objects), plus a few other users, runs
-the List Access Keys action against it, and stops everything.
+AKIA222222222EXAMPLE (dates set on the emulator's own objects), plus a few other users, starts
+an aiosmtpd server on 127.0.0.1 (a free port) that keeps what it receives in memory, runs the
+`list-access-keys-email` workflow against both, and stops everything.
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import IamKeysError
 
 if TYPE_CHECKING:
     import boto3
 
+LOOPBACK = "127.0.0.1"
 DEMO_ACCOUNT = "123456789012"
 # The seed's example output: Alice's two keys.
 SEED_KEYS = (
@@ -98,3 +104,90 @@ def _reset_moto() -> None:
     from moto.core.base_backend import BackendDict
 
     BackendDict.reset()
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One message the embedded SMTP server accepted: envelope and bytes as received."""
+
+    mail_from: str
+    recipients: tuple[str, ...]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        """The message, parsed."""
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    """A running embedded SMTP server: where it listens and what it has received so far."""
+
+    host: str
+    port: int
+    received: list[Received] = field(default_factory=list)
+
+
+@contextmanager
+def embedded_smtp() -> Iterator[SmtpServer]:
+    """Start aiosmtpd on 127.0.0.1 (a free port) keeping messages in memory; stop it on exit."""
+    import socket
+
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError as e:
+        raise IamKeysError("the demo needs the SMTP server: pip install 'iamkeys[demo]'") from e
+
+    class BoundController(Controller):
+        """Serves on a socket bound beforehand, so the kernel picks the free port."""
+
+        def __init__(self, handler: Any, sock: socket.socket) -> None:
+            super().__init__(handler, hostname=LOOPBACK, port=sock.getsockname()[1])
+            self.sock = sock
+
+        def _create_server(self) -> Any:
+            return self.loop.create_server(self._factory_invoker, sock=self.sock)
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        server = SmtpServer(host=LOOPBACK, port=sock.getsockname()[1])
+        controller = BoundController(_Keeper(server.received), sock)
+        controller.start()
+        try:
+            yield server
+        finally:
+            controller.stop()
+
+
+class _Keeper:
+    """aiosmtpd handler: accept every message and keep it."""
+
+    def __init__(self, received: list[Received]) -> None:
+        self.received = received
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append(Received(mail_from=str(envelope.mail_from),
+                                      recipients=tuple(envelope.rcpt_tos),
+                                      data=bytes(envelope.original_content)))
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def save_html(message: EmailMessage, directory: Path) -> Path:
+    """Write the message's HTML body to `directory`/email.html (created) and return its path."""
+    body = message.get_body(preferencelist=("html",))
+    if body is None or not isinstance(body, EmailMessage):
+        raise IamKeysError("the message has no HTML body")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "email.html"
+    path.write_text(body.get_content(), encoding="utf-8")
+    return path
+
+
+def attachments(message: EmailMessage) -> list[str]:
+    """Each attachment as `name (type, N bytes)`."""
+    return [f"{part.get_filename()} ({part.get_content_type()}, "
+            f"{len(part.get_payload(decode=True) or b'')} bytes)"
+            for part in message.iter_attachments()]

@@ -2,6 +2,7 @@
 
     IamKeysError (exit 1)
     ├── InputError (exit 2)          bad option, parameter, workflow file or event; nothing was sent
+    │   └── WorkflowError            ... located in a workflow file or Lambda event (file, step)
     ├── AwsError (exit 1)            an AWS call failed after botocore's retries; keeps the AWS code
     ├── MailError (exit 1)           the message was not accepted by the server, or not written
     ├── PartialResultError (exit 3)  some items could not be listed; the rest is still reported
@@ -26,6 +27,15 @@ class InputError(IamKeysError):
         self.parameter = parameter
         self.rule = rule
         super().__init__(f"{parameter}: {rule}")
+
+
+class WorkflowError(InputError):
+    """An input error located in a workflow file or event: `where` names file, step, parameter."""
+
+    def __init__(self, where: str, rule: str, *, parameter: str = "workflow") -> None:
+        super().__init__(parameter, rule)
+        self.where = where
+        self.args = (f"{where}: {rule}",)
 
 
 class AwsError(IamKeysError):

@@ -1,0 +1,241 @@
+"""The action registry: what a workflow step or a Lambda event can call, by name.
+
+An action names its parameters (the snake_case names of its CLI command's options), validates
+them with the same functions as the CLI (`ListRequest.build`, `InventoryRequest.build`,
+`mail.Envelope.build` and the `params` validators), and runs on a `Runtime`: the AWS connection
+and session and the mail settings, chosen by the caller (CLI options, the Lambda environment),
+never by the workflow file. Outputs are the JSON documents the CLI prints.
+
+Adding an action is one entry in `REGISTRY`. Modules behind an action are imported only when
+it is checked or run, so that a Lambda cold start pays only for what its event uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import aws, params
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .mail import MailSettings
+
+Check = Callable[[Any], object]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What actions run on; the caller builds it from options or the environment."""
+
+    connection: aws.Connection = field(default_factory=aws.Connection)
+    session: aws.Session | None = None
+    # None: the embedded default, an `outbox/` directory of .eml files.
+    mail: MailSettings | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One parameter: its name, whether a step must give it, and its validator."""
+
+    name: str
+    check: Check
+    required: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A callable unit: parameters, a builder of the validated request, and a runner."""
+
+    name: str
+    summary: str
+    parameters: tuple[Parameter, ...]
+    prepare: Callable[[Mapping[str, Any]], Any]
+    execute: Callable[[Any, Runtime], Any]
+
+    def parameter(self, name: str) -> Parameter | None:
+        """The parameter called `name`, if the action has one."""
+        return next((p for p in self.parameters if p.name == name), None)
+
+    def check(self, name: str, value: Any) -> object:
+        """Validate one value of a parameter (the value alone; rules between values wait)."""
+        parameter = self.parameter(name)
+        if parameter is None:
+            known = ", ".join(p.name for p in self.parameters)
+            raise InputError(name, f"is not a parameter of {self.name} (parameters: {known})")
+        return parameter.check(value)
+
+    def validate(self, values: Mapping[str, Any]) -> Any:
+        """Every value checked, required ones present: the request `execute` takes."""
+        for name, value in values.items():
+            self.check(name, value)
+        for parameter in self.parameters:
+            if parameter.required and values.get(parameter.name) is None:
+                raise InputError(parameter.name, f"is required by {self.name}")
+        return self.prepare(values)
+
+    def run(self, values: Mapping[str, Any], runtime: Runtime) -> Any:
+        """Validate, then call: the output document."""
+        return self.execute(self.validate(values), runtime)
+
+
+# --- aws.iam.list_access_keys
+
+
+def _list_prepare(values: Mapping[str, Any]) -> Any:
+    """ListRequest.build, with the switches read as true/false (workflow inputs are text)."""
+    from .listing import ListRequest
+
+    return ListRequest.build(
+        user_name=values.get("user_name"), marker=values.get("marker"),
+        max_items=values.get("max_items"), regions=values.get("regions"),
+        raw_xml=params.flag(values.get("raw_xml"), name="raw_xml"),
+        all_pages=params.flag(values.get("all_pages"), name="all_pages"))
+
+
+def _list_execute(request: Any, runtime: Runtime) -> Any:
+    """The CLI's output: the JSON document, or with raw_xml the XML bodies as received."""
+    from . import listing, serialize
+
+    results = listing.run(request, connection=runtime.connection, session=runtime.session)
+    if request.raw_xml:
+        return b"\n".join(page for r in results for page in r.raw_pages).decode("utf-8")
+    return serialize.listings(results)
+
+
+# --- aws.iam.inventory
+
+
+def _inventory_prepare(values: Mapping[str, Any]) -> Any:
+    """InventoryRequest.build, the CLI's validator; `no_last_used` as the CLI spells it."""
+    from .inventory import InventoryRequest
+
+    raw = dict(values)
+    skip = params.flag(raw.pop("no_last_used", None), name="no_last_used")
+    return InventoryRequest.build(**raw, last_used=not skip)
+
+
+def _inventory_execute(request: Any, runtime: Runtime) -> Any:
+    """The inventory document, as `iamkeys inventory` prints it."""
+    from . import inventory, serialize
+
+    return serialize.inventory(inventory.run(request, connection=runtime.connection,
+                                             session=runtime.session))
+
+
+# --- email.send
+
+
+@dataclass(frozen=True, slots=True)
+class _Mail:
+    """A validated email.send request."""
+
+    document: Mapping[str, Any]
+    envelope: Any
+
+
+def _mail_prepare(values: Mapping[str, Any]) -> _Mail:
+    """mail.Envelope.build (the CLI's address and subject checks) and the result document."""
+    from .mail import Envelope
+
+    envelope = Envelope.build(to=values.get("to") or (), cc=values.get("cc") or (),
+                              sender=values.get("from"), subject=values.get("subject"))
+    return _Mail(document=_result(values.get("result")), envelope=envelope)
+
+
+def _result(value: Any) -> Mapping[str, Any]:
+    """The result to send: an iamkeys JSON document, usually `{{ steps.<id>.output }}`."""
+    from datetime import UTC, datetime
+
+    from .mail_document import parse_result
+
+    try:
+        parse_result(value, now=datetime.now(UTC))
+    except InputError as e:
+        raise InputError("result", f"{e.rule} (pass an earlier step's output: "
+                                   "{{ steps.<id>.output }})") from e
+    assert isinstance(value, Mapping)
+    return value
+
+
+def _mail_execute(request: _Mail, runtime: Runtime) -> dict[str, Any]:
+    """Send the message through the runtime's transport: the Delivery as a document."""
+    from . import mail, serialize
+
+    settings = runtime.mail or mail.MailSettings(connection=runtime.connection)
+    envelope = request.envelope
+    delivery = mail.send_result(request.document, to=envelope.to, cc=envelope.cc,
+                                sender=envelope.sender, subject=envelope.subject,
+                                settings=settings, session=runtime.session)
+    return serialize.delivery(delivery)
+
+
+def _addresses(name: str, required: bool = False) -> Check:
+    """The CLI's check of a repeatable address option."""
+    return lambda value: params.recipients(value, name=name, required=required)
+
+
+def _sender(value: Any) -> object:
+    """The From address, or None for the default sender."""
+    return None if value is None else params.email_address(value, name="from")
+
+
+# --- the registry
+
+
+def _alone(prepare: Callable[[Mapping[str, Any]], Any], name: str) -> Check:
+    """Check one value with the action's own builder (every other parameter left out)."""
+    return lambda value: prepare({name: value})
+
+
+def _built_by(prepare: Callable[[Mapping[str, Any]], Any], *names: str) -> tuple[Parameter, ...]:
+    """Optional parameters all checked by `prepare`."""
+    return tuple(Parameter(name, _alone(prepare, name)) for name in names)
+
+
+LIST_ACCESS_KEYS = Action(
+    name="aws.iam.list_access_keys",
+    summary="The seed's IAM List Access Keys: one user's access key ids (iamkeys "
+            "list-access-keys).",
+    parameters=_built_by(_list_prepare, "user_name", "marker", "max_items", "regions",
+                         "raw_xml", "all_pages"),
+    prepare=_list_prepare,
+    execute=_list_execute,
+)
+
+INVENTORY = Action(
+    name="aws.iam.inventory",
+    summary="Every access key of the account, accounts or organization, with last use and "
+            "findings (iamkeys inventory).",
+    parameters=_built_by(_inventory_prepare, "accounts", "organization", "role_name",
+                         "external_id", "path_prefix", "no_last_used", "concurrency",
+                         "max_key_age", "max_unused", "max_inactive"),
+    prepare=_inventory_prepare,
+    execute=_inventory_execute,
+)
+
+EMAIL_SEND = Action(
+    name="email.send",
+    summary="Email a result as an HTML table with JSON and CSV attachments (iamkeys send-email).",
+    parameters=(
+        Parameter("to", _addresses("to", required=True), required=True),
+        Parameter("cc", _addresses("cc")),
+        Parameter("from", _sender),
+        Parameter("subject", lambda value: params.header_text(value, name="subject")),
+        Parameter("result", _result, required=True),
+    ),
+    prepare=_mail_prepare,
+    execute=_mail_execute,
+)
+
+REGISTRY: Mapping[str, Action] = {a.name: a for a in (LIST_ACCESS_KEYS, INVENTORY, EMAIL_SEND)}
+
+
+def get(name: Any) -> Action:
+    """The action called `name`."""
+    action = REGISTRY.get(name) if isinstance(name, str) else None
+    if action is None:
+        shown = repr(name) if isinstance(name, str) else "missing or not a string"
+        raise InputError("action", f"unknown action {shown} (actions: {', '.join(REGISTRY)})")
+    return action

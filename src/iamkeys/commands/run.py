@@ -1,0 +1,76 @@
+"""`iamkeys run`: run a workflow file, or a workflow of the library, step by step."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import click
+
+from .. import params, serialize, workflow
+from ..actions import Runtime
+from ..cli import aws_options, warn
+from ..errors import InputError
+from .list_access_keys import connection_from_options
+from .send_email import mail_options, settings_from_options
+
+
+@click.command("run")
+@click.argument("workflow_ref", metavar="WORKFLOW")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=VALUE",
+              help="A workflow input; repeat for several.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the resolved plan as JSON and call nothing.")
+@mail_options
+@click.option("--region", metavar="REGION",
+              help="Default region (the profile's or AWS_REGION when not given, else us-east-1).")
+@aws_options
+def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host: str | None,
+            smtp_port: str | None, smtp_security: str | None, smtp_user: str | None,
+            ses: bool, outbox: str | None, region: str | None, profile: str | None,
+            endpoint_url: str | None, connect_timeout: str, read_timeout: str) -> None:
+    """Run WORKFLOW, a YAML file or a workflow of the library.
+
+    \b
+    Library: list-access-keys-email (list a user's access keys, email the result).
+    Mail and AWS settings come from these options and the environment, never from the file.
+    """
+    given = parse_inputs(inputs)
+    connection = dataclasses.replace(
+        connection_from_options(profile, endpoint_url, connect_timeout, read_timeout),
+        region=params.region(region))
+    mail = settings_from_options(smtp_host, smtp_port, smtp_security, smtp_user, ses, outbox,
+                                 connection=connection)
+    runtime = Runtime(connection=connection, mail=mail)
+    if dry_run:
+        plan = workflow.plan(workflow.load(workflow_ref), given)
+        click.echo(serialize.dumps(workflow.describe(plan)), nl=False)
+        warn(f"dry run: nothing was called (mail would go through {mail.transport})")
+        return
+    outcome = execute(workflow_ref, given, runtime)
+    output = outcome.output
+    click.echo(output if isinstance(output, str) else serialize.dumps(output), nl=False)
+
+
+def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> workflow.Outcome:
+    """Load, plan and run with a progress line per step: `iamkeys run` and `iamkeys demo`."""
+    return workflow.execute(reference, inputs, runtime=runtime, on_step=say_step)
+
+
+def say_step(step: str, action: str) -> None:
+    """One progress line on stderr."""
+    warn(f"step {step}: {action} ... ok")
+
+
+def parse_inputs(values: tuple[str, ...]) -> dict[str, str]:
+    """`--input NAME=VALUE` options as a mapping; a name given twice is an error."""
+    given: dict[str, str] = {}
+    for value in values:
+        name, sep, text = value.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError("input", f"{value[:60]!r} must be NAME=VALUE")
+        if name in given:
+            raise InputError("input", f"{name!r} is given twice")
+        given[name] = text
+    return given
