@@ -2,17 +2,20 @@
 
 Variants: plain, STARTTLS, implicit TLS, and AUTH over STARTTLS; certificates come from a
 test CA made with trustme. The handler records what the server accepted and can be told to
-answer a command with an error or to drop the connection before answering DATA.
+answer a command with an error or to drop the connection before answering DATA. `CutOffSmtp`
+is a bare server that drops the connection in the middle of DATA.
 
 Import the fixtures into a test module: `from smtp_server import smtp_plain, ...`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -188,3 +191,58 @@ def closed_port() -> Iterator[int]:
         yield held.getsockname()[1]
     finally:
         held.close()
+
+
+class CutOffSmtp:
+    """A bare SMTP server that closes the connection mid-DATA, after `cut_after` bytes.
+
+    aiosmtpd reads the whole message before its handler sees it, so it cannot cut a message
+    in the middle; this one speaks just enough SMTP (one connection at a time, in a thread).
+    `data_bytes` is how much of the message arrived before the cut.
+    """
+
+    def __init__(self, cut_after: int) -> None:
+        self.cut_after = cut_after
+        self.data_bytes = 0
+        self._listener = socket.create_server((HOST, 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name="cut-off-smtp", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening; the thread ends with the listener."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with conn:
+                with contextlib.suppress(OSError):
+                    self._converse(conn)
+
+    def _converse(self, conn: socket.socket) -> None:
+        """Greet, accept the envelope, then cut the connection in the middle of DATA."""
+        conn.settimeout(10)
+        reader = conn.makefile("rb")
+        conn.sendall(b"220 cut-off ESMTP\r\n")
+        for line in reader:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 cut-off\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                while self.data_bytes < self.cut_after:
+                    chunk = reader.read1(self.cut_after - self.data_bytes)
+                    if not chunk:
+                        break
+                    self.data_bytes += len(chunk)
+                conn.shutdown(socket.SHUT_RDWR)
+                return
+            else:  # MAIL, RCPT, RSET, NOOP
+                conn.sendall(b"250 OK\r\n")

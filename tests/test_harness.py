@@ -158,6 +158,29 @@ def test_list_users_pages_of_100_over_paths(aws_env: Emulator, iam: Any) -> None
     assert len(eng) == 125
 
 
+
+@pytest.mark.parametrize("fast_paths", [True, False])
+def test_page_cap_shortens_pages_whatever_max_items(
+    aws_env: Emulator, iam: Any, fast_paths: bool
+) -> None:
+    """page_cap=7: pages of 7 users even with MaxItems=1000; every user still once."""
+    make_users(aws_env, 20, keys=2)
+    aws_env.configure(page_cap=7, fast_paths=fast_paths)
+    pages = list(iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": 1000}))
+    assert [len(p["Users"]) for p in pages] == [7, 7, 6]
+    assert len({u["UserName"] for p in pages for u in p["Users"]}) == 20
+    config = aws_env.configure(page_cap={"ListAccessKeys": 1})
+    assert config["page_cap"] == {"ListAccessKeys": 1}
+    keys = iam.list_access_keys(UserName="user00000", MaxItems=100)
+    assert len(keys["AccessKeyMetadata"]) == 1 and keys["IsTruncated"] is True
+    assert len(iam.list_users(MaxItems=1000)["Users"]) == 20
+    assert aws_env.configure(page_cap=None)["page_cap"] is None
+    assert len(iam.list_users(MaxItems=1000)["Users"]) == 20
+    for bad in (0, {"ListRoles": 5}, {"ListUsers": True}):
+        with pytest.raises(HarnessError) as info:
+            aws_env.configure(page_cap=bad)
+        assert info.value.status == 400
+
 @pytest.mark.parametrize("fast_paths", [True, False])
 def test_list_users_marker_survives_deletion(aws_env: Emulator, iam: Any, fast_paths: bool) -> None:
     """Deleting users between pages neither repeats nor skips the remaining users."""
@@ -567,6 +590,21 @@ def test_delete_user_removes_user_and_keys(aws_env: Emulator, iam: Any) -> None:
             call()
         assert error_code(info.value) == "NoSuchEntity"
 
+
+def test_patch_account_sets_the_root_keys_flag(aws_env: Emulator, iam: Any) -> None:
+    """GetAccountSummary's AccountAccessKeysPresent follows patch-account, per account."""
+    def present() -> int:
+        return int(iam.get_account_summary()["SummaryMap"]["AccountAccessKeysPresent"])
+
+    assert present() == 0
+    aws_env.patch_account(root_access_keys=True)
+    assert present() == 1
+    aws_env.patch_account("111122223333", root_access_keys=True)
+    aws_env.patch_account(root_access_keys=False)
+    assert present() == 0
+    with pytest.raises(HarnessError) as info:
+        aws_env._call("POST", "patch-account", {"root_access_keys": "yes"})
+    assert info.value.status == 400
 
 def test_control_api_rejects_bad_input(aws_env: Emulator) -> None:
     """Unknown fault kinds, unknown users and unknown routes are client errors."""

@@ -344,6 +344,23 @@ def test_findings_at_their_thresholds(aws_env: Any, iam: Any) -> None:
     assert {"age89", "age90", "unused45", "inactive30"} <= strict_found
 
 
+def test_root_access_keys_are_iam_4(aws_env: Any) -> None:
+    aws_env.bulk_create([{"name": "fresh", "create_date": iso(NOW - DAY),
+                          "keys": [{"create_date": iso(NOW - DAY),
+                                    "last_used": {"date": iso(NOW), "service": "s3"}}]}])
+    assert iamkeys("inventory", "--fail-on-findings").code == 0
+    aws_env.patch_account(root_access_keys=True)
+    result = iamkeys("inventory", "--fail-on-findings")
+    assert_one_line_error(result, 4, "1 finding(s): IAM.4 1")
+    document = result.json()
+    assert document["AccountFindings"] == [{
+        "AccountId": ACCOUNT, "Rule": "IAM.4",
+        "Reason": "the root user has access keys (AccountAccessKeysPresent = 1)"}]
+    assert document["Summary"]["FindingsByRule"]["IAM.4"] == 1
+    assert document["Summary"]["ByAccount"][0]["RootAccessKeysPresent"] is True
+    assert [k["Findings"] for k in document["Keys"]] == [[]]  # an account finding, not a key's
+
+
 # --- formats and --out ----------------------------------------------------------------------
 
 

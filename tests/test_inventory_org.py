@@ -101,6 +101,21 @@ def test_organization_finds_every_key_in_its_account(organization: Organization,
     assert all("ExternalId" not in r for r in roles)
 
 
+def test_root_keys_are_flagged_in_their_own_account(organization: Organization,
+                                                    aws_env: Any) -> None:
+    flagged = organization.members[1]
+    aws_env.patch_account(flagged, root_access_keys=True)
+    result = iamkeys("inventory", "--organization", "--no-last-used")
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert [(f["AccountId"], f["Rule"]) for f in document["AccountFindings"]] == [
+        (flagged, "IAM.4")]
+    present = {a["AccountId"]: a["RootAccessKeysPresent"]
+               for a in document["Summary"]["ByAccount"]}
+    assert present == {account: account == flagged
+                       for account in (MANAGEMENT, *organization.members)}
+
+
 def test_accounts_lists_only_those_given(organization: Organization, aws_env: Any) -> None:
     chosen = (organization.members[0], MANAGEMENT)
     result = iamkeys("inventory", "--accounts", ",".join(chosen), "--external-id", "ext-42")

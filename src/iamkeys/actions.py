@@ -53,6 +53,8 @@ class Action:
     parameters: tuple[Parameter, ...]
     prepare: Callable[[Mapping[str, Any]], Any]
     execute: Callable[[Any, Runtime], Any]
+    # What an output still worth passing on is missing (its errors), or None when complete.
+    missing: Callable[[Any], str | None] = lambda output: None
 
     def parameter(self, name: str) -> Parameter | None:
         """The parameter called `name`, if the action has one."""
@@ -114,6 +116,14 @@ def _inventory_prepare(values: Mapping[str, Any]) -> Any:
     raw = dict(values)
     skip = params.flag(raw.pop("no_last_used", None), name="no_last_used")
     return InventoryRequest.build(**raw, last_used=not skip)
+
+
+def _inventory_missing(output: Any) -> str | None:
+    """An inventory with Errors: the CLI's exit 3 message."""
+    errors = output.get("Errors") if isinstance(output, Mapping) else None
+    if not errors:
+        return None
+    return f"{len(errors)} item(s) could not be listed; see Errors in the output"
 
 
 def _inventory_execute(request: Any, runtime: Runtime) -> Any:
@@ -213,6 +223,7 @@ INVENTORY = Action(
                          "max_key_age", "max_unused", "max_inactive"),
     prepare=_inventory_prepare,
     execute=_inventory_execute,
+    missing=_inventory_missing,
 )
 
 EMAIL_SEND = Action(

@@ -11,14 +11,22 @@ import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from . import redact
+from . import params, redact
 from .errors import AwsError, InputError
 from .params import RegionSpec
 
 DEFAULT_REGION = "us-east-1"
 USER_AGENT = "iamkeys/0.1.0"
+# The codes of a response that arrived but could not be read: a body botocore could not parse
+# (cut short, garbled), or one that parsed without what the API always sends (wire.py).
+PARSE_ERROR = "ResponseParserError"
+INVALID_RESPONSE = "InvalidResponse"
+UNREADABLE = frozenset({PARSE_ERROR, INVALID_RESPONSE})
+READ_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +39,8 @@ class Connection:
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
     max_pool_connections: int = 10
+    # Where slim service models are cached (botomodels.py); None: botocore's full models.
+    model_cache: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +108,18 @@ def make_session(connection: Connection, *, retry_mode: str = "standard",
     `timestamp_parser` replaces botocore's (dateutil, a fifth of a listing's client CPU).
     """
     import botocore.session
+    from botocore.exceptions import ProfileNotFound
+
+    from .botomodels import SlimLoader
 
     core = botocore.session.Session(profile=connection.profile,
                                     session_vars=_session_vars(retry_mode, max_attempts))
+    model_cache = Path(connection.model_cache) if connection.model_cache else None
+    try:
+        data_path = core.get_config_variable("data_path")
+    except ProfileNotFound as e:
+        raise _no_profile(connection) from e
+    core.register_component("data_loader", SlimLoader(model_cache, data_path))
     if credentials is not None:
         core.set_credentials(credentials.access_key_id, credentials.secret_access_key,
                              credentials.session_token)
@@ -163,12 +182,24 @@ def partitions() -> tuple[Partition, ...]:
     )
 
 
-def partition_of(region: str) -> Partition:
+def partition_of(region: str, *, name: str = "regions") -> Partition:
     """The partition a known region belongs to; an unknown region is an input error."""
     for partition in partitions():
         if region in partition.regions:
             return partition
-    raise InputError("regions", f"unknown region {region!r} (not in any partition botocore knows)")
+    raise InputError(name, f"unknown region {region!r} (not in any partition botocore knows)")
+
+
+def known_region(value: str | None, *, name: str = "region") -> str | None:
+    """A `--region` option: shaped like a region and in a partition botocore knows, or None.
+
+    The region picks the endpoint (SES is regional): one botocore does not know would make up
+    a host name.
+    """
+    checked = params.region(value, name=name)
+    if checked is not None:
+        partition_of(checked, name=name)
+    return checked
 
 
 def plan_calls(spec: RegionSpec | None, default: str) -> tuple[PartitionCall, ...]:
@@ -209,8 +240,22 @@ def client(session: Session, service: str, region: str, connection: Connection) 
         )
     except ProfileNotFound as e:
         raise _no_profile(connection) from e
+    _mask_credentials(session)
     redact.watch_client(made)
     return made
+
+
+def _mask_credentials(session: Session) -> None:
+    """Register the secret key and session token the client signs with (before it logs them).
+
+    botocore's debug log prints each request's headers, the session token among them.
+    """
+    with translated():
+        credentials = session.get_credentials()
+        frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    if frozen is not None:
+        redact.add_secret(frozen.secret_key)
+        redact.add_secret(frozen.token)
 
 
 def frozen_credentials(session: Session) -> Any:
@@ -243,6 +288,7 @@ def require_long_term_credentials(session: Session, parameter: str) -> None:
 def translated() -> Iterator[None]:
     """Turn botocore exceptions into AwsError, keeping AWS's error code."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
     try:
         yield
@@ -253,6 +299,33 @@ def translated() -> Iterator[None]:
         raise AwsError(code, message) from e
     except BotoCoreError as e:
         raise AwsError(type(e).__name__, redact.text(str(e))) from e
+    except ResponseParserError as e:  # not a BotoCoreError
+        raise AwsError(PARSE_ERROR, _unparsable(e)) from e
+
+
+def _unparsable(error: Exception) -> str:
+    """botocore's parse failure without the body it appends (data, possibly credentials)."""
+    first = str(error).split("\n", 1)[0]
+    return redact.text(first.split(" Further retries may succeed", 1)[0].rstrip(" .:"))
+
+
+def read(call: Callable[[], T]) -> T:
+    """A read-only `call`, AWS errors translated; a response that cannot be read is asked again.
+
+    botocore parses a response after its retry loop, so a body cut short or garbled in transit
+    (ResponseParserError) is never retried by it. For a call without side effects, asking again
+    is as safe as botocore's own retry of a dropped connection, so we do, twice; then the
+    error is reported by its name. Calls with side effects (SES SendEmail) never come here.
+    """
+    for _ in range(READ_ATTEMPTS - 1):
+        try:
+            with translated():
+                return call()
+        except AwsError as e:
+            if e.code not in UNREADABLE:
+                raise
+    with translated():
+        return call()
 
 
 def error_code(exc: BaseException) -> str:

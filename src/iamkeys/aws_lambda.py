@@ -6,13 +6,15 @@
 The handler returns the output document (a workflow's last step's, or the action's) and raises
 the CLI's exceptions, with its messages, on failure. It is a boundary like the CLI: the mail
 transport comes from the function's environment (IAMKEYS_SMTP_*, IAMKEYS_SES, IAMKEYS_OUTBOX),
-AWS from botocore's own (the execution role, AWS_REGION, AWS_ENDPOINT_URL). Everything else is
+AWS from botocore's own (the execution role, AWS_REGION, AWS_ENDPOINT_URL); IAMKEYS_DEBUG=1 logs
+every request to stderr with secrets masked, as `iamkeys --debug` does. Everything else is
 imported on the first event, so that a cold start pays only for what the event uses.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 EVENT_KEYS = ("workflow", "inputs", "action", "with")
 SES_VARIABLE = "IAMKEYS_SES"
+DEBUG_VARIABLE = "IAMKEYS_DEBUG"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +41,17 @@ class Event:
 
 def handler(event: Any, context: Any) -> Any:
     """Run the event's workflow or action; the JSON output, or the CLI's exception."""
+    debug_from_environ(os.environ)
     parsed = parse_event(event)
     return run(parsed, runtime_from_environ(os.environ))
+
+
+def debug_from_environ(environ: Mapping[str, str]) -> None:
+    """IAMKEYS_DEBUG=1: iamkeys' and botocore's debug logs to stderr (CloudWatch), redacted."""
+    from . import params, redact
+
+    if params.flag(environ.get(DEBUG_VARIABLE) or None, name=DEBUG_VARIABLE):
+        redact.configure_debug(sys.stderr)
 
 
 def run(event: Event, runtime: Runtime) -> Any:
@@ -92,7 +104,9 @@ def runtime_from_environ(environ: Mapping[str, str]) -> Runtime:
     from .actions import Runtime
     from .mail import MailSettings
 
-    connection = aws.Connection()
+    # /tmp is the one writable place in Lambda; the cache outlives a cold start's invocation.
+    connection = aws.Connection(model_cache=environ.get("IAMKEYS_CACHE_DIR", "/tmp/iamkeys-models")
+                                or None)
     ses = params.flag(environ.get(SES_VARIABLE) or None, name="ses")
     mail = MailSettings.from_environ(environ, ses=ses or None, connection=connection)
     return Runtime(connection=connection, mail=mail)

@@ -7,14 +7,17 @@ Commands live in `iamkeys.commands.*` and are imported only when invoked, so tha
 from __future__ import annotations
 
 import importlib
+import os
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
 
-from . import redact
+from . import aws, params, redact
 from .errors import IamKeysError, InputError, WorkflowError
+from .params import CONTROL_RE
 
 F = TypeVar("F", bound=Callable[..., Any])
 # click >= 8.2 raises this for a bare `iamkeys`; older versions print help themselves.
@@ -71,6 +74,35 @@ def aws_options(function: F) -> F:
     return function
 
 
+def connection_from_options(profile: str | None, endpoint_url: str | None,
+                            connect_timeout: str, read_timeout: str,
+                            max_pool_connections: int = 10) -> aws.Connection:
+    """Validate the shared AWS options into a Connection; warn about unencrypted endpoints."""
+    url = params.endpoint_url(endpoint_url)
+    warning = params.endpoint_warning(url)
+    if warning:
+        warn(warning)
+    return aws.Connection(
+        profile=params.profile(profile),
+        endpoint_url=url,
+        connect_timeout=float(params.bounded_int(connect_timeout, name="connect_timeout",
+                                                 low=1, high=300) or 10),
+        read_timeout=float(params.bounded_int(read_timeout, name="read_timeout",
+                                              low=1, high=900) or 30),
+        max_pool_connections=max_pool_connections,
+        model_cache=model_cache_dir(os.environ),
+    )
+
+
+def model_cache_dir(environ: Mapping[str, str]) -> str | None:
+    """Where slim botocore models are cached: IAMKEYS_CACHE_DIR (empty: off), else the XDG cache."""
+    if "IAMKEYS_CACHE_DIR" in environ:
+        return environ["IAMKEYS_CACHE_DIR"] or None
+    base = environ.get("XDG_CACHE_HOME") or (
+        os.path.join(environ["HOME"], ".cache") if environ.get("HOME") else None)
+    return os.path.join(base, "iamkeys", "models") if base else None
+
+
 def option_name(parameter: str) -> str:
     """The CLI spelling of a snake_case parameter name."""
     return "--" + parameter.replace("_", "-")
@@ -85,7 +117,13 @@ def fail_input(error: InputError) -> str:
 
 def warn(message: str) -> None:
     """One line on stderr."""
-    click.echo(f"iamkeys: {redact.text(message)}", err=True)
+    click.echo(f"iamkeys: {one_line(redact.text(message))}", err=True)
+
+
+def one_line(text: str) -> str:
+    """`text` with line breaks and other control characters escaped: one line, whatever the
+    input or a server's message held."""
+    return CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -94,17 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=list(argv) if argv is not None else None, prog_name="iamkeys",
                  standalone_mode=False)
     except InputError as e:
-        click.echo(redact.text(fail_input(e)), err=True)
+        click.echo(one_line(redact.text(fail_input(e))), err=True)
         return e.exit_code
     except IamKeysError as e:
-        click.echo(redact.text(f"Error: {e}"), err=True)
+        click.echo(one_line(redact.text(f"Error: {e}")), err=True)
         return e.exit_code
     except _NO_ARGS_IS_HELP as e:
         click.echo(e.ctx.get_help() if e.ctx else "", err=True)
         return 2
     except click.UsageError as e:
         message = " ".join(e.format_message().split())
-        click.echo(redact.text(f"Error: {message}"), err=True)
+        click.echo(one_line(redact.text(f"Error: {message}")), err=True)
         return 2
     except click.exceptions.Exit as e:
         return e.exit_code
@@ -113,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 141
+    except Exception:  # a bug, or an environment we did not foresee: the traceback, masked
+        click.echo(redact.text(traceback.format_exc()), err=True, nl=False)
+        return 1
     return 0
 
 

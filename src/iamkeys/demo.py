@@ -180,9 +180,12 @@ def save_html(message: EmailMessage, directory: Path) -> Path:
     body = message.get_body(preferencelist=("html",))
     if body is None or not isinstance(body, EmailMessage):
         raise IamKeysError("the message has no HTML body")
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "email.html"
-    path.write_text(body.get_content(), encoding="utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(body.get_content(), encoding="utf-8")
+    except OSError as e:
+        raise IamKeysError(f"cannot write {path}: {e.strerror or e}") from e
     return path
 
 

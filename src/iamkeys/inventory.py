@@ -95,7 +95,7 @@ class InventoryRequest:
         request = cls(
             accounts=params.account_ids(_given(accounts)),
             organization=params.flag(_given(organization), name="organization"),
-            role_name=params.role_name(_given(role_name) or DEFAULT_ROLE_NAME),
+            role_name=params.role_name(_given(role_name, DEFAULT_ROLE_NAME)),
             external_id=params.external_id(_given(external_id)),
             path_prefix=params.path_prefix(_given(path_prefix)),
             last_used=params.flag(_given(last_used), name="last_used", default=True),
@@ -167,7 +167,10 @@ def _session(connection: aws.Connection,
 
 def _caller(sts: Any) -> Caller:
     """Who we are: the account used directly, and the partition for role ARNs."""
-    return _patiently(lambda: wire.caller(sts.get_caller_identity()))
+    try:
+        return _patiently(lambda: wire.caller(sts.get_caller_identity()))
+    except AwsError as e:
+        raise _located(e, "GetCallerIdentity") from e
 
 
 def _targets(request: InventoryRequest, caller: Caller, session: aws.Session, region: str,
@@ -180,10 +183,17 @@ def _targets(request: InventoryRequest, caller: Caller, session: aws.Session, re
 
 def _organization_accounts(organizations: Any) -> tuple[str, ...]:
     """Active accounts of the organization, from every ListAccounts page."""
-    active: list[str] = []
-    with aws.translated():
-        for page in organizations.get_paginator("list_accounts").paginate():
-            active.extend(a.account_id for a in wire.org_accounts(page) if a.active)
+
+    def every_page() -> list[str]:
+        # The paginator hides its pages' tokens: a page that cannot be read restarts the walk.
+        return [a.account_id
+                for page in organizations.get_paginator("list_accounts").paginate()
+                for a in wire.org_accounts(page) if a.active]
+
+    try:
+        active = aws.read(every_page)
+    except AwsError as e:
+        raise _located(e, "ListAccounts") from e
     if not active:
         raise AwsError("NoActiveAccounts", "Organizations ListAccounts returned no ACTIVE account")
     return tuple(sorted(set(active)))
@@ -277,6 +287,7 @@ class _Run:
         if request.external_id is not None:
             kwargs["ExternalId"] = request.external_id
         sts = self.scope.sts
+        # AssumeRole changes nothing but issues one more session: asking again is safe.
         credentials = _patiently(lambda: wire.assumed_credentials(sts.assume_role(**kwargs)))
         redact.add_secret(credentials.secret_access_key)
         redact.add_secret(credentials.session_token)
@@ -591,21 +602,19 @@ def _last_used(iam: Any, access_key_id: str) -> LastUsed:
 
 
 def _patiently(call: Callable[[], T]) -> T:
-    """`call` (AWS errors translated), tried again later while it ends throttled.
+    """`call` (a read, see aws.read), tried again later while it ends throttled.
 
     botocore gives up on a throttled request after its attempts, or at once when the client's
     retry quota is spent; a pause of a few seconds lets the account's quota refill.
     """
     for round_ in range(THROTTLED_ROUNDS - 1):
         try:
-            with aws.translated():
-                return call()
+            return aws.read(call)
         except AwsError as e:
             if e.code not in THROTTLING_CODES:
                 raise
         time.sleep(THROTTLED_PAUSE * 2 ** round_ * (0.5 + random.random()))
-    with aws.translated():
-        return call()
+    return aws.read(call)
 
 
 def _nothing_listed(errors: Sequence[InventoryError], accounts: int) -> AwsError:
@@ -616,6 +625,11 @@ def _nothing_listed(errors: Sequence[InventoryError], accounts: int) -> AwsError
     where = f"account {first.account_id}, {first.operation}"
     more = f" (and {accounts - 1} more account(s) failed)" if accounts > 1 else ""
     return AwsError(first.code, f"{first.message} [{where}]{more}")
+
+
+def _located(error: AwsError, where: str) -> AwsError:
+    """A run-stopping error with the call that failed, as `_nothing_listed` names it."""
+    return AwsError(error.code, f"{error.message} [{where}]")
 
 
 def _key_order(key: InventoryKey) -> tuple[str, str, datetime, str]:
@@ -633,8 +647,8 @@ def _deleted_order(item: DeletedDuringRun) -> tuple[str, str, str]:
     return (item.account_id, item.user_name, item.access_key_id or "")
 
 
-def _given(value: Any) -> Any:
-    """None for a missing value or blank text (a template that rendered nothing)."""
-    if isinstance(value, str) and not value.strip():
-        return None
+def _given(value: Any, default: Any = None) -> Any:
+    """`default` for a missing value or blank text (a template that rendered nothing)."""
+    if value is None or isinstance(value, str) and not value.strip():
+        return default
     return value

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import aws, params, wire
 from .errors import AwsError
-from .model import AccessKey, Listing
+from .model import AccessKey, Listing, Page
 
 # A guard against a server that keeps answering IsTruncated with markers that never end: IAM
 # allows at most 2 keys per user, so 10,000 pages means the pagination is broken.
@@ -80,15 +80,21 @@ def _list_partition(request: ListRequest, call: aws.PartitionCall, session: aws.
                     connection: aws.Connection) -> Listing:
     """Call IAM in one partition: one page, or every page when `all_pages`."""
     iam = aws.client(session, "iam", call.region, connection)
+    bodies: list[bytes] = []
     raw: list[bytes] = []
     if request.raw_xml:
-        aws.capture_raw(iam, "ListAccessKeys", raw.append)
+        aws.capture_raw(iam, "ListAccessKeys", bodies.append)
     keys: list[AccessKey] = []
     marker, seen, pages = request.marker, set(), 0
     while True:
-        page = _one_page(iam, request, marker)
+        try:
+            page = _one_page(iam, request, marker)
+        except AwsError as e:
+            raise _located(e, request, pages + 1) from e
         pages += 1
         keys.extend(page.keys)
+        raw.extend(bodies[-1:])  # the body of the answer read, not of one asked again
+        bodies.clear()
         if not (request.all_pages and page.is_truncated):
             return Listing(partition=call.partition, regions=call.requested, keys=tuple(keys),
                            is_truncated=page.is_truncated, marker=page.marker,
@@ -100,7 +106,7 @@ def _list_partition(request: ListRequest, call: aws.PartitionCall, session: aws.
         marker = page.marker
 
 
-def _one_page(iam: Any, request: ListRequest, marker: str | None) -> Any:
+def _one_page(iam: Any, request: ListRequest, marker: str | None) -> Page:
     """One ListAccessKeys call."""
     kwargs: dict[str, Any] = {}
     if request.user_name is not None:
@@ -109,6 +115,10 @@ def _one_page(iam: Any, request: ListRequest, marker: str | None) -> Any:
         kwargs["Marker"] = marker
     if request.max_items is not None:
         kwargs["MaxItems"] = request.max_items
-    with aws.translated():
-        response = iam.list_access_keys(**kwargs)
-    return wire.page(response, request.user_name)
+    return aws.read(lambda: wire.page(iam.list_access_keys(**kwargs), request.user_name))
+
+
+def _located(error: AwsError, request: ListRequest, page: int) -> AwsError:
+    """The error naming whose keys were not listed, and at which page."""
+    who = f"user {request.user_name}" if request.user_name else "the signing user"
+    return AwsError(error.code, f"{error.message} [ListAccessKeys, {who}, page {page}]")

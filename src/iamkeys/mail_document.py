@@ -17,6 +17,9 @@ from typing import IO, Any
 from .errors import InputError
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
+# An iamkeys result nests 5 levels; a deeper document (a Lambda event, a library call) would
+# exhaust the stack when serialized for the attachment.
+MAX_NESTING = 32
 OLD_KEY_DAYS = 90  # the usual rotation period (CIS AWS Foundations Benchmark, IAM.3)
 _PARTITION_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
@@ -114,6 +117,8 @@ def parse_result(document: Any, *, now: datetime) -> ResultRows:
     """The rows of any iamkeys result; anything else is an input error."""
     if not isinstance(document, Mapping):
         raise _not_result(f"expected a JSON object, got {_json_type(document)}")
+    if _nested_deeper(document, MAX_NESTING):
+        raise _not_result(f"nested deeper than {MAX_NESTING} levels")
     if "AccessKeyMetadata" in document:
         rows, truncated = _listing(document, "", now)
         return ResultRows(kind="listing", rows=rows, truncated=truncated)
@@ -124,6 +129,19 @@ def parse_result(document: Any, *, now: datetime) -> ResultRows:
         return _partitions(document, now)
     raise _not_result("expected AccessKeyMetadata (list-access-keys), results keyed by "
                       "partition, or Keys/Errors/Summary (inventory)")
+
+
+def _nested_deeper(document: Any, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than `limit` (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, Mapping) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _partitions(document: Mapping[str, Any], now: datetime) -> ResultRows:

@@ -7,6 +7,7 @@ MailError for anything less than an accepted message.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import smtplib
@@ -23,6 +24,8 @@ from .errors import AwsError, MailError
 
 if TYPE_CHECKING:
     from .mail import MailSettings
+
+log = logging.getLogger(__name__)
 
 
 class _Refused(Exception):
@@ -61,27 +64,33 @@ class _Conversation:
         self.smtp = smtp = self._connect()
         self._secure(smtp)
         if self.settings.smtp_user:
-            self.step = "AUTH"
+            self._begin("AUTH")
             smtp.login(self.settings.smtp_user, self.settings.smtp_password or "")
-        self.step = "MAIL FROM"
+        self._begin("MAIL FROM")
         options = [f"SIZE={len(data)}"] if smtp.has_extn("size") else []
         code, reply = smtp.mail(sender, options)
         if code != 250:
             raise smtplib.SMTPSenderRefused(code, reply, sender)
-        self.step = "RCPT TO"
+        self._begin("RCPT TO")
         # Every recipient must be accepted before DATA: a partly refused message is not "sent".
         answers = {address: smtp.rcpt(address) for address in recipients}
         refused = {a: answer for a, answer in answers.items() if answer[0] not in (250, 251)}
         if refused:
             raise _Refused(refused)
-        self.step = "DATA"
+        self._begin("DATA")
         code, reply = smtp.data(data)
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
         return f"{code} {_reply(reply)} from {self.where}"
 
+    def _begin(self, step: str) -> None:
+        """Name the command in progress (for errors) and log it (for --debug)."""
+        self.step = step
+        log.debug("SMTP %s: %s", self.where, step)
+
     def _connect(self) -> smtplib.SMTP:
         """The TCP (or implicit TLS) connection, greeted."""
+        self._begin("connect")
         settings = self.settings
         host = settings.smtp_host or ""
         if settings.smtp_security == "ssl":
@@ -91,17 +100,17 @@ class _Conversation:
 
     def _secure(self, smtp: smtplib.SMTP) -> None:
         """EHLO, and STARTTLS when asked for: a server that does not offer it is refused."""
-        self.step = "EHLO"
+        self._begin("EHLO")
         smtp.ehlo_or_helo_if_needed()
         if self.settings.smtp_security != "starttls":
             return
-        self.step = "STARTTLS"
+        self._begin("STARTTLS")
         if not smtp.has_extn("starttls"):
             raise smtplib.SMTPNotSupportedError(
                 "the server does not offer STARTTLS; refusing to continue unencrypted "
                 "(--smtp-security none is for servers without TLS)")
         smtp.starttls(context=self._context())
-        self.step = "EHLO"
+        self._begin("EHLO")
         smtp.ehlo()
 
     def _context(self) -> ssl.SSLContext:
@@ -173,6 +182,10 @@ def send_ses(data: bytes, sender: str, to: Sequence[str], cc: Sequence[str],
                                          Content={"Raw": {"Data": data}})
     except AwsError as e:
         raise MailError(f"SES {region}: {e.code}: {e.message}; message not sent") from e
+    # A garbled JSON body parses as an empty answer: without a MessageId nothing is confirmed.
+    if not response.get("MessageId"):
+        raise MailError(f"SES {region}: the answer holds no MessageId; SES did not confirm "
+                        "the message")
     return str(response["MessageId"])
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import InputError
@@ -33,7 +35,9 @@ EMAIL_RE = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and the Unicode line separators: what splitlines() and terminals treat as
+# line breaks, so that no value can add a line to a header, a log or a one-line error.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 ALL_REGIONS = "*"
 OUTPUT_FORMATS = ("json", "table", "csv")
@@ -91,8 +95,8 @@ def regions(value: str | Iterable[str] | None, *, name: str = "regions") -> Regi
     """A comma-separated region list, or `*`; None when not given (use the default region)."""
     if value is None:
         return None
-    items = value.split(",") if isinstance(value, str) else list(value)
-    if not all(isinstance(item, str) for item in items):
+    items = _items(value)
+    if items is None or not all(isinstance(item, str) for item in items):
         raise InputError(name, "must be region names separated by commas, or *")
     cleaned = [item.strip() for item in items]
     if cleaned == [ALL_REGIONS]:
@@ -175,7 +179,10 @@ def account_ids(value: str | Iterable[str] | None, *, name: str = "accounts") ->
     """A comma-separated list of 12-digit AWS account ids."""
     if value is None:
         return ()
-    items = value.split(",") if isinstance(value, str) else list(value)
+    items = _items(value)
+    if items is None or not all(isinstance(item, str | int) and not isinstance(item, bool)
+                                for item in items):
+        raise InputError(name, "must be 12-digit account ids separated by commas")
     cleaned = [str(item).strip() for item in items]
     if not cleaned or any(not ACCOUNT_ID_RE.fullmatch(item) for item in cleaned):
         raise InputError(name, "must be 12-digit account ids separated by commas")
@@ -232,9 +239,19 @@ def header_text(value: str | None, *, name: str, limit: int = MAX_SUBJECT) -> st
     return value
 
 
+def _items(value: object) -> list[Any] | None:
+    """The items of a comma-separated string or of a list (workflow, event); None otherwise."""
+    if isinstance(value, str):
+        return list(value.split(","))
+    if isinstance(value, list | tuple):
+        return list(value)
+    return None
+
+
 def _shown(value: object) -> str:
     """A value quoted for an error message, escaped and shortened so it stays one line."""
-    text = repr(value)
+    # reprlib stops at a few levels: a deeply nested event value cannot exhaust the stack.
+    text = repr(value) if isinstance(value, str) else reprlib.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -291,7 +308,7 @@ def output_file(value: str | None, *, name: str = "out") -> str | None:
         raise InputError(name, "must be a file path without control characters")
     if len(value) > 4096:
         raise InputError(name, "must be at most 4096 characters")
-    if os.path.isdir(value):
+    if os.path.isdir(value) or value.endswith(os.sep):
         raise InputError(name, f"{_shown(value)} is a directory")
     directory = os.path.dirname(os.path.abspath(value))
     if not os.path.isdir(directory):

@@ -16,7 +16,8 @@ MASK = "****"
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _PATTERNS = (
-    re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"),
+    # botocore's debug log shows headers as a dict of bytes: 'X-Amz-Security-Token': b'...'
+    re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\",\s}]+"),
     re.compile(r"(?i)(Signature=)[0-9a-f]+"),
     re.compile(r"(?i)(SecretAccessKey['\"]?\s*[:=>]\s*['\"]?)[^'\",\s<}]+"),
     re.compile(r"(?i)(SessionToken['\"]?\s*[:=>]\s*['\"]?)[^'\",\s<}]+"),
@@ -58,13 +59,22 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _DebugHandler(logging.StreamHandler[Any]):
+    """The handler `configure_debug` installs (one at a time)."""
+
+
 def configure_debug(stream: Any) -> None:
-    """Send iamkeys' and botocore's debug logs to `stream`, redacted."""
-    handler = logging.StreamHandler(stream)
+    """Send iamkeys' and botocore's debug logs to `stream`, redacted.
+
+    Called again (a warm Lambda, a second in-process run), it replaces its own handler.
+    """
+    handler = _DebugHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     handler.addFilter(RedactingFilter())
     for name in ("iamkeys", "botocore", "urllib3"):
         logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if isinstance(h, _DebugHandler)]:
+            logger.removeHandler(old)
         logger.setLevel(logging.DEBUG)
         logger.addHandler(handler)
         logger.propagate = False

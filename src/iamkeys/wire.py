@@ -33,9 +33,20 @@ def access_key(item: Mapping[str, Any], user_name: str | None = None) -> AccessK
         raise AwsError("InvalidResponse", f"access key metadata without {e.args[0]}") from e
 
 
+def _required(response: Mapping[str, Any], name: str, operation: str) -> Any:
+    """A member the API always sends; a body that parsed without it was not the API's answer.
+
+    A list missing from a page would otherwise read as an empty page: keys silently lost.
+    """
+    if name not in response:
+        raise AwsError("InvalidResponse", f"{operation} response without {name}")
+    return response[name]
+
+
 def page(response: Mapping[str, Any], user_name: str | None = None) -> Page:
     """A ListAccessKeys response; a truncated page must carry a Marker."""
-    keys = tuple(access_key(item, user_name) for item in response.get("AccessKeyMetadata", []))
+    members = _required(response, "AccessKeyMetadata", "ListAccessKeys")
+    keys = tuple(access_key(item, user_name) for item in members)
     truncated = bool(response.get("IsTruncated", False))
     marker = response.get("Marker") if truncated else None
     if truncated and not marker:
@@ -59,7 +70,7 @@ def user(item: Mapping[str, Any]) -> User:
 
 def last_used(response: Mapping[str, Any]) -> LastUsed:
     """A GetAccessKeyLastUsed response; IAM says `N/A` for a key never used."""
-    data = response.get("AccessKeyLastUsed", {})
+    data = _required(response, "AccessKeyLastUsed", "GetAccessKeyLastUsed")
     date = data.get("LastUsedDate")
     return LastUsed(
         date=utc(date) if date is not None else None,
@@ -88,7 +99,7 @@ def caller(response: Mapping[str, Any]) -> Caller:
 
 def users_page(response: Mapping[str, Any]) -> UsersPage:
     """A ListUsers response; a truncated page must carry a Marker."""
-    users = tuple(user(item) for item in response.get("Users", []))
+    users = tuple(user(item) for item in _required(response, "Users", "ListUsers"))
     truncated = bool(response.get("IsTruncated", False))
     marker = response.get("Marker") if truncated else None
     if truncated and not marker:
@@ -105,7 +116,7 @@ def org_accounts(response: Mapping[str, Any]) -> tuple[OrgAccount, ...]:
         return tuple(
             OrgAccount(account_id=str(item["Id"]), name=str(item.get("Name", "")),
                        status=str(item.get("State") or item.get("Status") or ""))
-            for item in response.get("Accounts", [])
+            for item in _required(response, "Accounts", "ListAccounts")
         )
     except KeyError as e:
         raise AwsError("InvalidResponse", f"account without {e.args[0]}") from e

@@ -112,13 +112,16 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Every step's output by id; `output` is the last step's."""
+    """Every step's output by id; `output` is the last step's; `missing` what steps lacked."""
 
     outputs: Mapping[str, Any]
     output: Any
+    # step id -> what its output is missing (e.g. an inventory's Errors); the run went on.
+    missing: Mapping[str, str] = field(default_factory=dict)
 
 
-StepHook = Callable[[str, str], None]  # (step id, action name), called when a step is done
+# (step id, action name, what its output is missing or None), called when a step is done
+StepHook = Callable[[str, str, str | None], None]
 
 
 # --- loading
@@ -731,6 +734,7 @@ def _shown(step: PlannedStep, name: str, value: Any) -> Any:
 def run(planned: Plan, *, runtime: actions.Runtime, on_step: StepHook | None = None) -> Outcome:
     """Run the steps in order; each waits-for-output value is rendered and checked first."""
     outputs: dict[str, Any] = {}
+    missing: dict[str, str] = {}
     output: Any = None
     for step in planned.steps:
         action = actions.get(step.action)
@@ -739,9 +743,12 @@ def run(planned: Plan, *, runtime: actions.Runtime, on_step: StepHook | None = N
         where = f"{planned.workflow.source}: step {step.id!r}"
         output = call(action, _rendered(step, context, where), runtime=runtime, where=where)
         outputs[step.id] = output
+        gap = action.missing(output)
+        if gap is not None:
+            missing[step.id] = gap
         if on_step is not None:
-            on_step(step.id, step.action)
-    return Outcome(outputs=outputs, output=output)
+            on_step(step.id, step.action, gap)
+    return Outcome(outputs=outputs, output=output, missing=missing)
 
 
 def _rendered(step: PlannedStep, context: Mapping[str, Any], where: str) -> dict[str, Any]:

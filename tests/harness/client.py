@@ -153,7 +153,7 @@ class Emulator:
         return result
 
     def configure(self, **config: Any) -> dict[str, Any]:
-        """Set any of latency_ms, rate_limit, faults, seed, fast_last_used."""
+        """Set any of latency_ms, rate_limit, faults, seed, fast_paths, page_cap."""
         result: dict[str, Any] = self._call("POST", "config", config)
         return result
 
@@ -176,6 +176,14 @@ class Emulator:
         """Edit a key in place (new_access_key_id, create_date, status, last_used)."""
         body = {"account_id": account_id, "access_key_id": access_key_id, **fields}
         result: dict[str, Any] = self._call("POST", "patch-key", body)
+        return result
+
+    def patch_account(
+        self, account_id: str = DEFAULT_ACCOUNT_ID, *, root_access_keys: bool
+    ) -> dict[str, Any]:
+        """Set whether the account's root user has access keys (AccountAccessKeysPresent)."""
+        body = {"account_id": account_id, "root_access_keys": root_access_keys}
+        result: dict[str, Any] = self._call("POST", "patch-account", body)
         return result
 
     def bulk_create(

@@ -43,7 +43,9 @@ from harness.paging import (
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 LOG_LIMIT = 10_000
 CONTROL_PREFIX = "/_harness/"
-_CONFIG_FIELDS = frozenset({"latency_ms", "rate_limit", "faults", "seed", "fast_paths"})
+_CONFIG_FIELDS = frozenset(
+    {"latency_ms", "rate_limit", "faults", "seed", "fast_paths", "page_cap"}
+)
 
 
 class _State:
@@ -59,6 +61,9 @@ class _State:
         # moto re-serialises every user per ListUsers page and scans every key per
         # GetAccessKeyLastUsed, which makes 10,000-user runs quadratic.
         self.fast_paths = True
+        # IAM "might return fewer results, even when there are more results available" than
+        # MaxItems (IAM API Reference, ListUsers): a cap lets tests paginate any client.
+        self.page_cap: dict[str, int] = {}
         self.total = 0
         self.by_action: Counter[str] = Counter()
         self.throttled = 0
@@ -211,6 +216,7 @@ class HarnessLayer:
         spec = SPECS[str(req.action)]
         try:
             max_items = parse_max_items(_opt_str(req.params.get("MaxItems")))
+            max_items = min(max_items, self._state.page_cap.get(spec.action, max_items))
             marker = _opt_str(req.params.get("Marker"))
             after = decode_marker(spec, marker) if marker is not None else None
         except PagingError as exc:
@@ -302,6 +308,7 @@ class HarnessLayer:
             ("POST", "patch-key"): self._moto_edit(motostate.patch_key),
             ("POST", "bulk-create"): self._moto_edit(motostate.bulk_create),
             ("POST", "delete-user"): self._moto_edit(motostate.delete_user),
+            ("POST", "patch-account"): self._moto_edit(motostate.patch_account),
         }
         handler = handlers.get((method, route))
         if handler is None:
@@ -347,6 +354,7 @@ class HarnessLayer:
         latency = float(body["latency_ms"]) if "latency_ms" in body else None
         if latency is not None and latency < 0:
             raise ValueError("latency_ms must be >= 0")
+        page_cap = _page_cap(body["page_cap"]) if "page_cap" in body else None
         with self._lock:
             st = self._state
             if rules is not None:
@@ -360,6 +368,8 @@ class HarnessLayer:
                 st.rng = random.Random(st.seed)
             if "fast_paths" in body:
                 st.fast_paths = bool(body["fast_paths"])
+            if "page_cap" in body:
+                st.page_cap = page_cap
             return self._config_view(st)
 
     @staticmethod
@@ -371,6 +381,7 @@ class HarnessLayer:
             "faults": [r.describe() for r in st.rules],
             "seed": st.seed,
             "fast_paths": st.fast_paths,
+            "page_cap": st.page_cap or None,
         }
 
     def _ctl_stats(self, environ: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -424,6 +435,18 @@ def _mark_caller_visited(req: ApiRequest, environ: dict[str, Any]) -> None:
     if req.access_key_id:
         account = _caller_account(req, environ)
         mark_account_as_visited(account, req.access_key_id, "iam", req.region or "us-east-1")
+
+
+def _page_cap(value: Any) -> dict[str, int]:
+    """The most items a page holds, per list action: from N (every action), {action: N}, null."""
+    if value is None:
+        return {}
+    caps = value if isinstance(value, dict) else dict.fromkeys(SPECS, value)
+    for action, cap in caps.items():
+        if action not in SPECS or not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise ValueError(f"page_cap must be null, a positive integer, or an object of "
+                             f"{sorted(SPECS)} to positive integers")
+    return dict(caps)
 
 
 def _opt_str(value: Any) -> str | None:

@@ -153,6 +153,17 @@ def patch_key(body: Mapping[str, Any]) -> dict[str, Any]:
     return {"access_key_id": key.access_key_id, "user_name": key.user_name}
 
 
+def patch_account(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Set whether the account's root user has access keys (GetAccountSummary's flag)."""
+    backend = backend_for(body)
+    present = body.get("root_access_keys")
+    if not isinstance(present, bool):
+        raise ControlError(400, "root_access_keys must be true or false")
+    # moto has no root user: AccountAccessKeysPresent is a constant 0 on its summary object.
+    backend.account_summary._account_access_keys_present = int(present)
+    return {"account_id": backend.account_id, "root_access_keys": present}
+
+
 def _add_key(backend: IAMBackend, user: User, spec: Mapping[str, Any]) -> str:
     """Create one access key for user from a bulk-create key spec."""
     status = _status(spec.get("status", "Active"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .. import serialize
+from .. import params, serialize
 from ..actions import Runtime
 from ..aws import Connection
 from ..cli import warn
@@ -25,6 +25,7 @@ INPUTS = {"user_name": "Alice", "to": "security-team@example.com"}
 def command(output_dir: str) -> None:
     """List Alice's access keys on an embedded IAM emulator and email them to an embedded SMTP
     server: the list-access-keys-email workflow, run as `iamkeys run` runs it."""
+    directory = Path(params.directory_path(output_dir, name="output_dir") or output_dir)
     with embedded_iam() as emulator, embedded_smtp() as smtp:
         warn(f"embedded IAM emulator on {emulator.url} (seeded with the seed's example account)")
         warn(f"embedded SMTP server on {smtp.host}:{smtp.port} (keeps messages in memory)")
@@ -36,7 +37,7 @@ def command(output_dir: str) -> None:
                                            smtp_security="none"))
         outcome = execute(WORKFLOW, INPUTS, runtime)
         click.echo(serialize.dumps(outcome.outputs["list"]), nl=False)
-        _show(smtp, Path(output_dir))
+        _show(smtp, directory)
     warn("emulator and SMTP server stopped")
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 import click
 
 from .. import aws, params, serialize
-from ..cli import aws_options, warn
-from ..errors import FindingsError, IamKeysError, InputError, PartialResultError
+from ..cli import aws_options, connection_from_options, warn
+from ..errors import FindingsError, IamKeysError, PartialResultError
 from ..findings import RULES
 from ..inventory import DEFAULT_ROLE_NAME, InventoryRequest, Progress, run
 from ..model import Inventory
-from .list_access_keys import connection_from_options
 
 
 @click.command("inventory")
@@ -67,7 +66,7 @@ def command(accounts: str | None, organization: bool, role_name: str, external_i
     connection = replace(
         connection_from_options(profile, endpoint_url, connect_timeout, read_timeout,
                                 max_pool_connections=request.concurrency + 1),
-        region=_region(region))
+        region=aws.known_region(region))
     with _progress() as hook:
         inv = run(request, connection=connection, progress=hook)
     _write(render(inv, fmt), target)
@@ -89,13 +88,6 @@ def render(inv: Inventory, fmt: str) -> str:
     columns = serialize.INVENTORY_TABLE_COLUMNS
     return table_text(columns, serialize.inventory_rows(inv, columns))
 
-
-def _region(value: str | None) -> str | None:
-    """A region botocore knows, or None for the profile's default."""
-    checked = params.region(value)
-    if checked is not None and not any(checked in p.regions for p in aws.partitions()):
-        raise InputError("region", f"unknown region {checked!r} (not in any partition)")
-    return checked
 
 
 @contextmanager

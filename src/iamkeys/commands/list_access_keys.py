@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import aws, params, serialize
-from ..cli import aws_options, warn
+from ..cli import aws_options, connection_from_options, warn
 from ..errors import InputError
 from ..listing import ListRequest, run
 from ..model import Listing
@@ -42,25 +42,6 @@ def command(user_name: str | None, marker: str | None, max_items: str | None,
                   on_plan=_say_plan if regions is not None else None)
     _print(results, fmt, raw_xml)
     _say_truncation(results, all_pages)
-
-
-def connection_from_options(profile: str | None, endpoint_url: str | None,
-                            connect_timeout: str, read_timeout: str,
-                            max_pool_connections: int = 10) -> aws.Connection:
-    """Validate the shared AWS options into a Connection; warn about unencrypted endpoints."""
-    url = params.endpoint_url(endpoint_url)
-    warning = params.endpoint_warning(url)
-    if warning:
-        warn(warning)
-    return aws.Connection(
-        profile=params.profile(profile),
-        endpoint_url=url,
-        connect_timeout=float(params.bounded_int(connect_timeout, name="connect_timeout",
-                                                 low=1, high=300) or 10),
-        read_timeout=float(params.bounded_int(read_timeout, name="read_timeout",
-                                              low=1, high=900) or 30),
-        max_pool_connections=max_pool_connections,
-    )
 
 
 def _say_plan(calls: tuple[aws.PartitionCall, ...]) -> None:

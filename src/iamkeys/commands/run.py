@@ -7,11 +7,10 @@ from collections.abc import Mapping
 
 import click
 
-from .. import params, serialize, workflow
+from .. import aws, serialize, workflow
 from ..actions import Runtime
-from ..cli import aws_options, warn
-from ..errors import InputError
-from .list_access_keys import connection_from_options
+from ..cli import aws_options, connection_from_options, warn
+from ..errors import InputError, PartialResultError
 from .send_email import mail_options, settings_from_options
 
 
@@ -38,7 +37,7 @@ def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host
     given = parse_inputs(inputs)
     connection = dataclasses.replace(
         connection_from_options(profile, endpoint_url, connect_timeout, read_timeout),
-        region=params.region(region))
+        region=aws.known_region(region))
     mail = settings_from_options(smtp_host, smtp_port, smtp_security, smtp_user, ses, outbox,
                                  connection=connection)
     runtime = Runtime(connection=connection, mail=mail)
@@ -50,6 +49,9 @@ def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host
     outcome = execute(workflow_ref, given, runtime)
     output = outcome.output
     click.echo(output if isinstance(output, str) else serialize.dumps(output), nl=False)
+    if outcome.missing:
+        raise PartialResultError("; ".join(f"step {step}: {gap}"
+                                           for step, gap in outcome.missing.items()))
 
 
 def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> workflow.Outcome:
@@ -57,9 +59,9 @@ def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> work
     return workflow.execute(reference, inputs, runtime=runtime, on_step=say_step)
 
 
-def say_step(step: str, action: str) -> None:
+def say_step(step: str, action: str, missing: str | None = None) -> None:
     """One progress line on stderr."""
-    warn(f"step {step}: {action} ... ok")
+    warn(f"step {step}: {action} ... {'ok' if missing is None else 'incomplete: ' + missing}")
 
 
 def parse_inputs(values: tuple[str, ...]) -> dict[str, str]:

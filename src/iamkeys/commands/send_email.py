@@ -11,13 +11,12 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import params
+from .. import aws
 from ..aws import Connection
-from ..cli import aws_options, warn
+from ..cli import aws_options, connection_from_options, warn
 from ..errors import InputError
 from ..mail import Envelope, MailSettings, send_result
 from ..mail_document import load_json, read_input
-from .list_access_keys import connection_from_options
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,7 +79,7 @@ def command(input_path: str | None, to: tuple[str, ...], cc: tuple[str, ...],
     envelope = Envelope.build(to=to, cc=cc, sender=sender, subject=subject)
     connection = dataclasses.replace(
         connection_from_options(profile, endpoint_url, connect_timeout, read_timeout),
-        region=params.region(region))
+        region=aws.known_region(region))
     settings = settings_from_options(smtp_host, smtp_port, smtp_security, smtp_user, ses,
                                      outbox, connection=connection)
     raw = _read(input_path)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..mail_document import OLD_KEY_DAYS, KeyRow, ResultRows
+from ..params import CONTROL_RE
 from ..serialize import KEY_FIELDS, timestamp
 from .tabular import csv_text
 
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 INVENTORY_FIELDS = ("AccountId", "UserName", "UserCreateDate", "AccessKeyId", "Status",
                     "CreateDate", "AgeDays", "LastUsedDate", "LastUsedService", "LastUsedRegion",
                     "Findings")
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def html(result: ResultRows, *, title: str, generated: datetime) -> str:
@@ -84,7 +83,7 @@ def _text_row(result: ResultRows, row: KeyRow) -> list[str]:
         cells = [row.partition, *cells, marks]
     else:
         cells = [*cells, marks]
-    return [_CONTROL_RE.sub("\ufffd", cell) for cell in cells]
+    return [CONTROL_RE.sub("\ufffd", cell) for cell in cells]
 
 
 def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
