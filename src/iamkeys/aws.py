@@ -328,14 +328,6 @@ def read(call: Callable[[], T]) -> T:
         return call()
 
 
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore exception, or its class name."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code") or type(exc).__name__)
-    return type(exc).__name__
-
-
 RawSink = Callable[[bytes], None]
 
 
