@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from seed_data import SEED_OUTPUT
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -21,15 +23,7 @@ def key(user: str, key_id: str, days_ago: int, status: str = "Active") -> dict[s
 
 
 # The seed's example output.
-SEED = {
-    "AccessKeyMetadata": [
-        {"AccessKeyId": "AKIA111111111EXAMPLE", "CreateDate": "2016-12-01T22:19:58Z",
-         "Status": "Active", "UserName": "Alice"},
-        {"AccessKeyId": "AKIA222222222EXAMPLE", "CreateDate": "2016-12-01T22:20:01Z",
-         "Status": "Active", "UserName": "Alice"},
-    ],
-    "IsTruncated": False,
-}
+SEED = SEED_OUTPUT
 
 LONG_NAME = "svc-" + "data-pipeline-ingest." * 5 + "eu-west-1@example.com"  # 123 characters
 

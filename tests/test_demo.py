@@ -14,16 +14,7 @@ import pytest
 from cli_runner import Result, iamkeys
 from iamkeys.cli import main
 from iamkeys.demo import embedded_smtp
-
-SEED_OUTPUT = {
-    "AccessKeyMetadata": [
-        {"AccessKeyId": "AKIA111111111EXAMPLE", "CreateDate": "2016-12-01T22:19:58Z",
-         "Status": "Active", "UserName": "Alice"},
-        {"AccessKeyId": "AKIA222222222EXAMPLE", "CreateDate": "2016-12-01T22:20:01Z",
-         "Status": "Active", "UserName": "Alice"},
-    ],
-    "IsTruncated": False,
-}
+from seed_data import SEED_OUTPUT
 
 
 def ports(stderr: str) -> list[int]:

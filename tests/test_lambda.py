@@ -19,14 +19,8 @@ from iamkeys.cli import fail_input
 from iamkeys.commands import inventory, list_access_keys, send_email
 from iamkeys.demo import SmtpServer, embedded_smtp
 from iamkeys.errors import AwsError, InputError
+from seed_data import SEED_KEYS, SEED_OUTPUT
 
-SEED_KEYS = [
-    {"AccessKeyId": "AKIA111111111EXAMPLE", "CreateDate": "2016-12-01T22:19:58Z",
-     "Status": "Active", "UserName": "Alice"},
-    {"AccessKeyId": "AKIA222222222EXAMPLE", "CreateDate": "2016-12-01T22:20:01Z",
-     "Status": "Active", "UserName": "Alice"},
-]
-SEED_OUTPUT = {"AccessKeyMetadata": SEED_KEYS, "IsTruncated": False}
 TO = "security-team@example.com"
 
 

@@ -11,13 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli_runner import assert_one_line_error, iamkeys
+from seed_data import SEED_KEYS
 
-ALICE_KEYS = [
-    {"AccessKeyId": "AKIA111111111EXAMPLE", "CreateDate": "2016-12-01T22:19:58Z",
-     "Status": "Active", "UserName": "Alice"},
-    {"AccessKeyId": "AKIA222222222EXAMPLE", "CreateDate": "2016-12-01T22:20:01Z",
-     "Status": "Active", "UserName": "Alice"},
-]
+ALICE_KEYS = SEED_KEYS
 
 
 def make_user(iam: Any, emulator: Any, name: str, keys: list[dict[str, str]]) -> list[str]:

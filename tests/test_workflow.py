@@ -18,14 +18,8 @@ from cli_runner import Result, assert_one_line_error, iamkeys
 from iamkeys import workflow
 from iamkeys.cli import main
 from iamkeys.demo import SmtpServer, embedded_smtp
+from seed_data import SEED_KEYS, SEED_OUTPUT
 
-SEED_KEYS = [
-    {"AccessKeyId": "AKIA111111111EXAMPLE", "CreateDate": "2016-12-01T22:19:58Z",
-     "Status": "Active", "UserName": "Alice"},
-    {"AccessKeyId": "AKIA222222222EXAMPLE", "CreateDate": "2016-12-01T22:20:01Z",
-     "Status": "Active", "UserName": "Alice"},
-]
-SEED_OUTPUT = {"AccessKeyMetadata": SEED_KEYS, "IsTruncated": False}
 TO = "security-team@example.com"
 
 

@@ -1,0 +1,13 @@
+"""The spec's example account: Alice's two keys and the action's output for them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SEED_KEYS: list[dict[str, Any]] = [
+    {"AccessKeyId": "AKIA111111111EXAMPLE", "CreateDate": "2016-12-01T22:19:58Z",
+     "Status": "Active", "UserName": "Alice"},
+    {"AccessKeyId": "AKIA222222222EXAMPLE", "CreateDate": "2016-12-01T22:20:01Z",
+     "Status": "Active", "UserName": "Alice"},
+]
+SEED_OUTPUT: dict[str, Any] = {"AccessKeyMetadata": SEED_KEYS, "IsTruncated": False}
