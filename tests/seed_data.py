@@ -11,3 +11,12 @@ SEED_KEYS: list[dict[str, Any]] = [
      "Status": "Active", "UserName": "Alice"},
 ]
 SEED_OUTPUT: dict[str, Any] = {"AccessKeyMetadata": SEED_KEYS, "IsTruncated": False}
+
+
+def create_seed_user(iam: Any, emulator: Any) -> None:
+    """Create Alice over the API, then give her keys the seed's ids and dates on the emulator."""
+    iam.create_user(UserName="Alice")
+    for key in SEED_KEYS:
+        made = iam.create_access_key(UserName="Alice")["AccessKey"]["AccessKeyId"]
+        emulator.patch_key(access_key_id=made, new_access_key_id=key["AccessKeyId"],
+                           create_date=key["CreateDate"])

@@ -19,7 +19,7 @@ from iamkeys.cli import fail_input
 from iamkeys.commands import inventory, list_access_keys, send_email
 from iamkeys.demo import SmtpServer, embedded_smtp
 from iamkeys.errors import AwsError, InputError
-from seed_data import SEED_KEYS, SEED_OUTPUT
+from seed_data import SEED_OUTPUT, create_seed_user
 
 TO = "security-team@example.com"
 
@@ -31,11 +31,7 @@ def alice(aws_env: Any, iam: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
                  "IAMKEYS_SMTP_USER", "IAMKEYS_SMTP_PASSWORD", "IAMKEYS_SES"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IAMKEYS_OUTBOX", str(tmp_path / "outbox"))
-    iam.create_user(UserName="Alice")
-    for key in SEED_KEYS:
-        made = iam.create_access_key(UserName="Alice")["AccessKey"]["AccessKeyId"]
-        aws_env.patch_key(access_key_id=made, new_access_key_id=key["AccessKeyId"],
-                          create_date=key["CreateDate"])
+    create_seed_user(iam, aws_env)
     aws_env.reset(state=False)
     return aws_env
 

@@ -18,7 +18,7 @@ from cli_runner import Result, assert_one_line_error, iamkeys
 from iamkeys import workflow
 from iamkeys.cli import main
 from iamkeys.demo import SmtpServer, embedded_smtp
-from seed_data import SEED_KEYS, SEED_OUTPUT
+from seed_data import SEED_KEYS, SEED_OUTPUT, create_seed_user
 
 TO = "security-team@example.com"
 
@@ -26,11 +26,7 @@ TO = "security-team@example.com"
 @pytest.fixture
 def alice(aws_env: Any, iam: Any) -> Any:
     """The seed's user Alice with her two keys; the request counters start at zero."""
-    iam.create_user(UserName="Alice")
-    for key in SEED_KEYS:
-        made = iam.create_access_key(UserName="Alice")["AccessKey"]["AccessKeyId"]
-        aws_env.patch_key(access_key_id=made, new_access_key_id=key["AccessKeyId"],
-                          create_date=key["CreateDate"])
+    create_seed_user(iam, aws_env)
     aws_env.reset(state=False)
     return aws_env
 
