@@ -22,7 +22,6 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -36,9 +35,9 @@ from hypothesis import strategies as st
 from cli_runner import Result, assert_one_line_error, iamkeys
 from iamkeys import aws, cli, params
 from iamkeys.aws_lambda import handler
+from iamkeys.documents import parse
 from iamkeys.errors import InputError, WorkflowError
 from iamkeys.mail import build_message
-from iamkeys.mail_document import parse_result
 from mail_samples import INVENTORY, SEED
 
 TO = "secops@example.com"
@@ -709,7 +708,7 @@ def test_malformed_json_through_a_real_pipe(hostile_env: Path) -> None:
 def test_a_result_nested_too_deeply_is_refused_not_crashed() -> None:
     document = {**SEED, "Extra": NESTED}
     with pytest.raises(InputError) as raised:
-        parse_result(document, now=datetime(2026, 1, 1, tzinfo=UTC))
+        parse(document)
     assert raised.value.parameter == "input" and "nested deeper than 32 levels" in str(
         raised.value)
     with pytest.raises(InputError) as raised:

@@ -24,21 +24,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from iamkeys import params
+from iamkeys import documents, params
 from iamkeys.aws import Connection
+from iamkeys.documents import MAX_INPUT_BYTES, load_json, read_input
 from iamkeys.errors import InputError, MailError
 from iamkeys.mail import (
     Delivery,
     MailSettings,
+    body,
     build_message,
     send_result,
     summary_subject,
-)
-from iamkeys.mail_document import (
-    MAX_INPUT_BYTES,
-    load_json,
-    parse_result,
-    read_input,
 )
 from mail_samples import EMPTY, HOSTILE, INVENTORY, LONG_NAME, PARTITIONS, REALISTIC, SEED, raw
 from smtp_server import (
@@ -203,6 +199,11 @@ def test_directory_path_refuses(path: str) -> None:
 # --- reading results -----------------------------------------------------------------------
 
 
+def parse_result(document: Any, *, now: datetime) -> body.ResultRows:
+    """A document as the email's rows: read by the one reader, then laid out."""
+    return body.rows(documents.parse(document), now=now)
+
+
 def test_listing_rows_and_ages() -> None:
     result = parse_result(SEED, now=NOW)
     assert result.kind == "listing"
@@ -224,7 +225,7 @@ def test_inventory_rows() -> None:
     first = result.rows[0]
     assert (result.kind, first.account_id, first.age_days, first.findings) == (
         "inventory", "111122223333", 2920, ("IAM.3",))
-    assert first.last_used_service == "s3" and result.rows[1].last_used_date is None
+    assert first.last_used_date is not None and result.rows[1].last_used_date is None
     assert result.errors == ("AccountId: 777788889999; Operation: ListUsers; "
                              "Code: AccessDenied; Message: not authorized",)
     assert (result.users, result.findings) == (4, 2)  # the Summary's: users without keys too
@@ -245,12 +246,13 @@ def test_inventory_rows() -> None:
     ({"AccessKeyMetadata": [], "IsTruncated": "no"}, "IsTruncated must be true or false"),
     ({"Aws": {"AccessKeyMetadata": []}}, "'Aws' is not a partition name"),
     ({"Keys": [], "Errors": [], "Summary": []}, "Summary must be an object"),
-    ({"Keys": [{"AccessKeyId": "A", "UserName": "u", "Status": "Active",
-                "CreateDate": "2020-01-01T00:00:00Z", "Findings": [1]}], "Summary": {}},
+    ({"Keys": [{**INVENTORY["Keys"][0], "Findings": [1]}], "Summary": {}},
      "Keys[0].Findings must hold rule ids"),
-    ({"Keys": [{"AccessKeyId": "A", "UserName": "u", "Status": "Active",
-                "CreateDate": "2020-01-01T00:00:00Z", "AgeDays": "9"}], "Summary": {}},
-     "Keys[0].AgeDays must be an integer"),
+    ({"Keys": [{**INVENTORY["Keys"][0], "AgeDays": "9"}], "Summary": {}},
+     "Keys[0].AgeDays must be a non-negative integer"),
+    ({"Keys": [{**INVENTORY["Keys"][0], "CreateDate": "yesterday"}], "Summary": {}},
+     "Keys[0].CreateDate must be an ISO 8601 timestamp"),
+    ({"Keys": [], "Summary": {}}, "Summary.Thresholds must be an object"),
 ])
 def test_anything_else_is_not_a_result(document: Any, detail: str) -> None:
     with pytest.raises(InputError) as caught:
@@ -368,10 +370,11 @@ def test_zero_keys_says_so() -> None:
 
 
 def test_inventory_body_is_the_report_with_findings_and_last_use() -> None:
-    from iamkeys.render.report import inventory_html
+    from iamkeys.render.report import report_html
 
     body = parts(build_message(INVENTORY, to=TO))
-    assert body["html"].rstrip("\n") == inventory_html(INVENTORY).rstrip("\n")
+    page = report_html(documents.inventory(INVENTORY))
+    assert body["html"].rstrip("\n") == page.rstrip("\n")
     for record in INVENTORY["Keys"]:
         assert record["AccessKeyId"] in body["html"] and record["AccessKeyId"] in body["text"]
     assert "IAM.3" in body["html"] and "STALE_INACTIVE" in body["html"]

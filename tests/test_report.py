@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from iamkeys import findings, serialize
+from iamkeys.documents import inventory as inventory_from_json
 from iamkeys.findings import Thresholds
 from iamkeys.model import (
     AccountScan,
@@ -19,7 +20,7 @@ from iamkeys.model import (
     InventoryKey,
     LastUsed,
 )
-from iamkeys.render.report import inventory_html, report_html, sections
+from iamkeys.render.report import report_html, sections
 
 NOW = datetime(2026, 6, 1, 12, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -155,7 +156,7 @@ def test_summary_badges_and_age(page: str) -> None:
 
 def test_renders_from_json_the_same(page: str) -> None:
     document = serialize.inventory(sample())
-    assert inventory_html(document) == page
+    assert report_html(inventory_from_json(document)) == page
 
 
 def test_empty_inventory_says_so() -> None:
@@ -172,5 +173,5 @@ def test_empty_inventory_says_so() -> None:
 def test_json_that_is_not_an_inventory_is_refused(document: dict[str, Any]) -> None:
     from iamkeys.errors import InputError
 
-    with pytest.raises(InputError, match="not an iamkeys inventory document"):
-        inventory_html(document)
+    with pytest.raises(InputError, match="not an iamkeys result"):
+        inventory_from_json(document)

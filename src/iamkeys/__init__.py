@@ -16,7 +16,7 @@ _EXPORTS = {
     "AccessKey": "iamkeys.model",
     "AwsError": "iamkeys.errors",
     "Connection": "iamkeys.aws",
-    "Delivery": "iamkeys.mail",
+    "Delivery": "iamkeys.model",
     "Finding": "iamkeys.model",
     "FindingsError": "iamkeys.errors",
     "IamKeysError": "iamkeys.errors",
@@ -32,7 +32,7 @@ _EXPORTS = {
     "PartialResultError": "iamkeys.errors",
     "Progress": "iamkeys.inventory",
     "Runtime": "iamkeys.actions",
-    "Thresholds": "iamkeys.findings",
+    "Thresholds": "iamkeys.model",
     "User": "iamkeys.model",
     "WorkflowError": "iamkeys.errors",
     "build_message": "iamkeys.mail",
@@ -54,23 +54,23 @@ if TYPE_CHECKING:
     from .errors import MailError as MailError
     from .errors import PartialResultError as PartialResultError
     from .errors import WorkflowError as WorkflowError
-    from .findings import Thresholds as Thresholds
     from .inventory import InventoryRequest as InventoryRequest
     from .inventory import Progress as Progress
     from .inventory import inventory as run_inventory  # noqa: F401  (exported by name)
     from .listing import list_access_keys as list_access_keys
-    from .mail import Delivery as Delivery
     from .mail import MailSettings as MailSettings
     from .mail import build_message as build_message
     from .mail import send_result as send_result
     from .mail import summary_subject as summary_subject
     from .model import AccessKey as AccessKey
+    from .model import Delivery as Delivery
     from .model import Finding as Finding
     from .model import Inventory as Inventory
     from .model import InventoryError as InventoryError
     from .model import InventoryKey as InventoryKey
     from .model import LastUsed as LastUsed
     from .model import Listing as Listing
+    from .model import Thresholds as Thresholds
     from .model import User as User
 
 

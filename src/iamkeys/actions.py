@@ -156,12 +156,10 @@ def _mail_prepare(values: Mapping[str, Any]) -> _Mail:
 
 def _result(value: Any) -> Mapping[str, Any]:
     """The result to send: an iamkeys JSON document, usually `{{ steps.<id>.output }}`."""
-    from datetime import UTC, datetime
-
-    from .mail_document import parse_result
+    from . import documents
 
     try:
-        parse_result(value, now=datetime.now(UTC))
+        documents.parse(value)
     except InputError as e:
         raise InputError("result", f"{e.rule} (pass an earlier step's output: "
                                    "{{ steps.<id>.output }})") from e
@@ -206,7 +204,7 @@ def _built_by(prepare: Callable[[Mapping[str, Any]], Any], *names: str) -> tuple
 
 LIST_ACCESS_KEYS = Action(
     name="aws.iam.list_access_keys",
-    summary="The seed's IAM List Access Keys: one user's access key ids (iamkeys "
+    summary="The IAM List Access Keys action: one user's access key ids (iamkeys "
             "list-access-keys).",
     parameters=_built_by(_list_prepare, "user_name", "marker", "max_items", "regions",
                          "raw_xml", "all_pages"),

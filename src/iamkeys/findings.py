@@ -11,10 +11,10 @@ Benchmark (1.11, 1.13): https://docs.aws.amazon.com/securityhub/latest/userguide
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from .model import AccountFinding, AccountScan, Finding, InventoryKey
+from .model import AccountFinding, AccountScan, Finding, InventoryKey, Thresholds
 
 ROOT_KEYS = "IAM.4"
 OLD_KEY = "IAM.3"
@@ -37,15 +37,6 @@ TITLES = {
 # CIS 1.11: a key made during initial user setup (the console's "create user" flow).
 SETUP_WINDOW = timedelta(minutes=10)
 _DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """The day limits of the age rules."""
-
-    max_key_age: int = 90
-    max_unused: int = 45
-    max_inactive: int = 30
 
 
 def age_days(since: datetime, now: datetime) -> int:

@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 
 from . import aws, findings, params, redact, wire
 from .errors import AwsError, InputError
-from .findings import Thresholds
 from .model import (
     AccessKey,
     AccountScan,
@@ -39,6 +38,7 @@ from .model import (
     InventoryError,
     InventoryKey,
     LastUsed,
+    Thresholds,
     User,
 )
 

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .findings import Thresholds
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +66,16 @@ class Listing:
     pages: int = 1
 
 
-# --- inventory (issue 4) -------------------------------------------------------------------
+# --- inventory -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """The day limits of the age rules (findings.py)."""
+
+    max_key_age: int = 90
+    max_unused: int = 45
+    max_inactive: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +206,28 @@ class Inventory:
     def findings(self) -> int:
         """Key findings plus account findings."""
         return sum(len(key.findings) for key in self.keys) + len(self.account_findings)
+
+
+# --- mail ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message the server accepted (or the outbox file written)."""
+
+    transport: str
+    message_id: str
+    recipients: tuple[str, ...]
+    subject: str
+    detail: str
+    attachments: tuple[str, ...]
+
+    def summary(self) -> str:
+        """One line for stderr: what went where."""
+        to = ", ".join(self.recipients)
+        if self.transport == "outbox":
+            return (f"wrote {self.detail} (to {to}: {self.subject!r}); not sent: no SMTP host "
+                    "or SES configured")
+        if self.transport == "ses":
+            return f"sent {self.subject!r} to {to} via SES: MessageId {self.detail}"
+        return f"sent {self.subject!r} to {to} via SMTP: {self.detail}"

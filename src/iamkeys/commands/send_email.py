@@ -14,9 +14,9 @@ import click
 from .. import aws
 from ..aws import Connection
 from ..cli import aws_options, connection_from_options, warn
+from ..documents import load_json, read_input
 from ..errors import InputError
 from ..mail import Envelope, MailSettings, send_result
-from ..mail_document import load_json, read_input
 
 F = TypeVar("F", bound=Callable[..., Any])
 

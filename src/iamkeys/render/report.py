@@ -8,9 +8,9 @@ email that `send-email` sends for an inventory.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import findings, serialize
 from ..findings import SEVERITY, TITLES, age_days
@@ -64,11 +64,6 @@ class AccountSection:
     def findings(self) -> int:
         """Findings in this account, keys and account-level."""
         return len(self.badges) + sum(len(row.badges) for row in self.rows)
-
-
-def inventory_html(document: Mapping[str, Any]) -> str:
-    """The report for an inventory JSON document (as `iamkeys inventory` prints it)."""
-    return report_html(serialize.inventory_from_json(document))
 
 
 def report_html(inv: Inventory, *, title: str = TITLE) -> str:

@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import aws, redact
-from .errors import AwsError, MailError
+from .. import aws, redact
+from ..errors import AwsError, MailError
 
 if TYPE_CHECKING:
-    from .mail import MailSettings
+    from .settings import MailSettings
 
 log = logging.getLogger(__name__)
 

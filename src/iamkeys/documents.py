@@ -1,0 +1,309 @@
+"""The one reader of iamkeys JSON documents: bytes or parsed JSON back into domain objects.
+
+Every command that takes a saved result (send-email, the report, workflows, the Lambda handler)
+reads it here, and nowhere else. The shapes, each written by `serialize.py`:
+
+    List Access Keys result     {"AccessKeyMetadata": [...], "IsTruncated": ..., "Marker"?}
+    several partitions          {"aws": <List Access Keys result>, "aws-cn": ...}
+    inventory                   {"Keys": [...], "Errors": [...], "AccountFindings": [...],
+                                 "Summary": {...}}
+
+A document that is none of these is an InputError on `input` that names the member at fault,
+e.g. "not an iamkeys result: Keys[3].CreateDate must be an ISO 8601 timestamp".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from .errors import InputError
+from .model import (
+    AccessKey,
+    AccountFinding,
+    AccountScan,
+    DeletedDuringRun,
+    Finding,
+    Inventory,
+    InventoryError,
+    InventoryKey,
+    LastUsed,
+    Listing,
+    Thresholds,
+)
+
+MAX_INPUT_BYTES = 20 * 1024 * 1024
+# An iamkeys result nests 5 levels; a deeper document (a Lambda event, a library call) would
+# exhaust the stack when serialized again (the email's JSON attachment).
+MAX_NESTING = 32
+_PARTITION_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+Listings = tuple[Listing, ...]
+Document = Listings | Inventory
+
+
+def read_input(stream: IO[bytes], *, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """At most `limit` bytes from `stream`; more is an input error, not a truncated result."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise InputError("input", f"larger than {limit // (1024 * 1024)} MiB ({limit} bytes); "
+                                  "send a smaller result (e.g. filter by user or account)")
+    return data
+
+
+def load_json(data: bytes) -> Any:
+    """The JSON value in `data`; a syntax error names its line and column."""
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as e:
+        raise InputError("input", f"invalid JSON at line {e.lineno} column {e.colno}: "
+                                  f"{e.msg}") from e
+    except UnicodeDecodeError as e:
+        raise InputError("input", f"not UTF-8 text (byte {e.start})") from e
+    except RecursionError as e:
+        raise InputError("input", "JSON nested too deeply") from e
+
+
+def read(data: bytes) -> Document:
+    """The document in `data`: JSON text of any iamkeys result."""
+    return parse(load_json(data))
+
+
+def parse(document: Any) -> Document:
+    """Any iamkeys result, parsed JSON, as domain objects: listings (one per partition) or an
+    inventory."""
+    _check_shape(document)
+    if "AccessKeyMetadata" in document:
+        return (_listing(_Members(document, ""), ""),)
+    if "Keys" in document and "Summary" in document:
+        return _inventory(_Members(document, ""))
+    if document and all(isinstance(v, Mapping) and "AccessKeyMetadata" in v
+                        for v in document.values()):
+        return tuple(_partition(name, value) for name, value in document.items())
+    raise _invalid("expected AccessKeyMetadata (list-access-keys), results keyed by "
+                   "partition, or Keys/Errors/Summary (inventory)")
+
+
+def inventory(document: Any) -> Inventory:
+    """An inventory document (what `iamkeys inventory` prints); any other result is refused."""
+    parsed = parse(document)
+    if not isinstance(parsed, Inventory):
+        raise _invalid("expected an inventory (Keys, Errors, Summary), got a List Access Keys "
+                       "result")
+    return parsed
+
+
+def _check_shape(document: Any) -> None:
+    """An object, nested no deeper than MAX_NESTING (walked without recursion)."""
+    if not isinstance(document, Mapping):
+        raise _invalid(f"expected a JSON object, got {_json_type(document)}")
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Mapping | list | tuple):
+            if depth > MAX_NESTING:
+                raise _invalid(f"nested deeper than {MAX_NESTING} levels")
+            children = value.values() if isinstance(value, Mapping) else value
+            stack.extend((child, depth + 1) for child in children)
+
+
+# --- List Access Keys results
+
+
+def _partition(name: str, value: Any) -> Listing:
+    """One member of a result keyed by partition name."""
+    if not _PARTITION_RE.fullmatch(name):
+        raise _invalid(f"{name!r} is not a partition name")
+    return _listing(_Members(value, name), name)
+
+
+def _listing(result: _Members, partition: str) -> Listing:
+    """One List Access Keys result."""
+    keys = tuple(_access_key(member) for member in result.objects("AccessKeyMetadata"))
+    truncated = result.boolean("IsTruncated", default=False)
+    return Listing(partition=partition, regions=(), keys=keys, is_truncated=truncated,
+                   marker=result.optional_text("Marker") if truncated else None)
+
+
+def _access_key(item: _Members) -> AccessKey:
+    """One AccessKeyMetadata member; UserName may be missing (an implicit-user listing)."""
+    return AccessKey(user_name=item.optional_text("UserName") or "",
+                     access_key_id=item.text("AccessKeyId"), status=item.text("Status"),
+                     create_date=item.time("CreateDate"))
+
+
+# --- inventories
+
+
+def _inventory(document: _Members) -> Inventory:
+    """The inventory document; the Summary's own counts are derived again from its parts."""
+    summary = document.object("Summary")
+    records = document.objects("Keys")
+    errors = tuple(_error(item) for item in document.objects("Errors", default=[]))
+    checked = summary.boolean("LastUsedChecked", default=True)
+    failed = {e.access_key_id for e in errors if e.operation == "GetAccessKeyLastUsed"}
+    keys = tuple(_inventory_key(item, checked, failed) for item in records)
+    limits = summary.object("Thresholds")
+    return Inventory(
+        keys=keys,
+        errors=errors,
+        deleted=tuple(_deleted(item) for item in summary.objects("DeletedDuringRun", default=[])),
+        accounts=tuple(_scan(item) for item in summary.objects("ByAccount", default=[])),
+        account_findings=tuple(
+            AccountFinding(item.text("AccountId"), Finding(item.text("Rule"), item.text("Reason")))
+            for item in document.objects("AccountFindings", default=[])),
+        generated_at=summary.time("GeneratedAt"),
+        thresholds=Thresholds(max_key_age=limits.count("MaxKeyAge"),
+                              max_unused=limits.count("MaxUnused"),
+                              max_inactive=limits.count("MaxInactive")),
+        last_used_checked=checked,
+    )
+
+
+def _inventory_key(item: _Members, checked: bool, failed: set[str | None]) -> InventoryKey:
+    """One Keys member; last use is unknown when not looked up or when the lookup failed."""
+    key_id = item.text("AccessKeyId")
+    item.optional_count("AgeDays")  # derived from CreateDate; checked, not trusted
+    last = None
+    if checked and key_id not in failed:
+        last = LastUsed(date=item.optional_time("LastUsedDate"),
+                        service=item.optional_text("LastUsedService"),
+                        region=item.optional_text("LastUsedRegion"))
+    return InventoryKey(
+        account_id=item.text("AccountId"), user_name=item.text("UserName"),
+        user_create_date=item.time("UserCreateDate"), access_key_id=key_id,
+        status=item.text("Status"), create_date=item.time("CreateDate"),
+        last_used=last, findings=_findings(item))
+
+
+def _findings(item: _Members) -> tuple[Finding, ...]:
+    """FindingDetails (rule and reason), else the bare rule ids of Findings."""
+    rules = item.array("Findings", default=[])
+    if not all(isinstance(rule, str) for rule in rules):
+        raise _invalid(f"{item.where('Findings')} must hold rule ids")
+    if "FindingDetails" not in item.members:
+        return tuple(Finding(rule, "") for rule in rules)
+    return tuple(Finding(d.text("Rule"), d.text("Reason")) for d in item.objects("FindingDetails"))
+
+
+def _error(item: _Members) -> InventoryError:
+    """One Errors member."""
+    return InventoryError(
+        account_id=item.text("AccountId"), user_name=item.optional_text("UserName"),
+        operation=item.text("Operation"), code=item.text("Code"), message=item.text("Message"),
+        access_key_id=item.optional_text("AccessKeyId"))
+
+
+def _deleted(item: _Members) -> DeletedDuringRun:
+    """One Summary.DeletedDuringRun member."""
+    return DeletedDuringRun(account_id=item.text("AccountId"), user_name=item.text("UserName"),
+                            access_key_id=item.optional_text("AccessKeyId"))
+
+
+def _scan(item: _Members) -> AccountScan:
+    """One Summary.ByAccount member."""
+    present = item.members.get("RootAccessKeysPresent")
+    return AccountScan(account_id=item.text("AccountId"), users=item.count("Users"),
+                       root_keys_present=None if present is None else bool(present),
+                       listed=item.boolean("Listed", default=True))
+
+
+# --- members, located
+
+
+class _Members:
+    """A JSON object and where it sits in the document, e.g. `Keys[3]`; each accessor checks
+    one member's type and names it when it is wrong."""
+
+    __slots__ = ("members", "path")
+
+    def __init__(self, value: Any, path: str) -> None:
+        if not isinstance(value, Mapping):
+            raise _invalid(f"{path or 'the document'} must be an object, got {_json_type(value)}")
+        self.members: Mapping[str, Any] = value
+        self.path = path
+
+    def where(self, name: str) -> str:
+        """The member's place, e.g. `Keys[3].CreateDate`."""
+        return f"{self.path}.{name}" if self.path else name
+
+    def object(self, name: str) -> _Members:
+        """A required object member."""
+        value = self.members.get(name)
+        if not isinstance(value, Mapping):
+            raise _invalid(f"{self.where(name)} must be an object")
+        return _Members(value, self.where(name))
+
+    def array(self, name: str, *, default: list[Any] | None = None) -> list[Any]:
+        """An array member; missing is `default` (required when None)."""
+        value = self.members.get(name, default)
+        if not isinstance(value, list):
+            raise _invalid(f"{self.where(name)} must be a list")
+        return value
+
+    def objects(self, name: str, *, default: list[Any] | None = None) -> list[_Members]:
+        """An array of objects, each located by its index."""
+        where = self.where(name)
+        return [_Members(item, f"{where}[{i}]")
+                for i, item in enumerate(self.array(name, default=default))]
+
+    def text(self, name: str) -> str:
+        """A required string member."""
+        value = self.members.get(name)
+        if not isinstance(value, str):
+            raise _invalid(f"{self.where(name)} must be a string")
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        """A string member that may be missing or null."""
+        return None if self.members.get(name) is None else self.text(name)
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        """A true/false member; missing is `default`."""
+        value = self.members.get(name, default)
+        if not isinstance(value, bool):
+            raise _invalid(f"{self.where(name)} must be true or false")
+        return value
+
+    def count(self, name: str) -> int:
+        """A required non-negative integer member."""
+        value = self.members.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _invalid(f"{self.where(name)} must be a non-negative integer")
+        return value
+
+    def optional_count(self, name: str) -> int | None:
+        """A non-negative integer member that may be missing or null."""
+        return None if self.members.get(name) is None else self.count(name)
+
+    def time(self, name: str) -> datetime:
+        """An ISO 8601 timestamp member (as iamkeys and the AWS CLI print them), in UTC; a time
+        without an offset is UTC."""
+        value = self.members.get(name)
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise _invalid(f"{self.where(name)} must be an ISO 8601 timestamp "
+                           "like 2016-12-01T22:19:58Z")
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    def optional_time(self, name: str) -> datetime | None:
+        """A timestamp member that may be missing or null (a key never used)."""
+        return None if self.members.get(name) is None else self.time(name)
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _invalid(detail: str) -> InputError:
+    """The input error for a document that is not an iamkeys result."""
+    return InputError("input", f"not an iamkeys result: {detail}")
