@@ -38,7 +38,8 @@ key_ids = st.from_regex(r"AKIA[A-Z0-9]{16}", fullmatch=True)
 accounts = st.from_regex(r"[0-9]{12}", fullmatch=True)
 statuses = st.sampled_from(["Active", "Inactive"])
 texts = st.text(max_size=40)
-found = st.builds(Finding, rule=st.sampled_from(["IAM.3", "IAM.22", "CIS.1.13"]), reason=texts)
+found = st.builds(Finding, rule=st.sampled_from(["IAM.3", "IAM.22", "CIS.1.13"]), reason=texts,
+                  since=st.none() | times)
 
 
 @st.composite

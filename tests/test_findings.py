@@ -186,9 +186,9 @@ def test_one_day_is_singular() -> None:
 
 @pytest.mark.parametrize(("present", "fires"), [(True, True), (False, False), (None, False)])
 def test_root_access_keys(present: bool | None, fires: bool) -> None:
-    found = findings.root_access_keys(AccountScan("111122223333", root_keys_present=present))
+    found = findings.root_access_keys(AccountScan("111122223333", root_keys_present=present), NOW)
     expected = AccountFinding("111122223333", Finding(
-        "IAM.4", "the root user has access keys (AccountAccessKeysPresent = 1)"))
+        "IAM.4", "the root user has access keys (AccountAccessKeysPresent = 1)", since=NOW))
     assert found == (expected if fires else None)
 
 
@@ -201,7 +201,7 @@ def test_key_findings_in_rule_order() -> None:
 
 def test_count_by_rule_lists_every_rule() -> None:
     assessed = findings.assess_user([key(age=200 * DAY)], LIMITS, NOW)
-    root = findings.root_access_keys(AccountScan("111122223333", root_keys_present=True))
+    root = findings.root_access_keys(AccountScan("111122223333", root_keys_present=True), NOW)
     assert root is not None
     assert findings.count_by_rule(assessed, [root]) == {
         "IAM.4": 1, "IAM.3": 1, "IAM.22": 1, "CIS.1.13": 0, "CIS.1.11": 0, "STALE_INACTIVE": 0}
@@ -348,7 +348,7 @@ def sample_inventory() -> Inventory:
         key(age=40 * DAY, status="Inactive", name="bob", key_id="AKIA3333333333333333",
             used=None),
     ], LIMITS, NOW)
-    root = findings.root_access_keys(AccountScan("123456789012", root_keys_present=True))
+    root = findings.root_access_keys(AccountScan("123456789012", root_keys_present=True), NOW)
     assert root is not None
     return Inventory(
         keys=keys,

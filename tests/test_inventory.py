@@ -355,7 +355,8 @@ def test_root_access_keys_are_iam_4(aws_env: Any) -> None:
     document = result.json()
     assert document["AccountFindings"] == [{
         "AccountId": ACCOUNT, "Rule": "IAM.4",
-        "Reason": "the root user has access keys (AccountAccessKeysPresent = 1)"}]
+        "Reason": "the root user has access keys (AccountAccessKeysPresent = 1)",
+        "Since": document["Summary"]["GeneratedAt"]}]
     assert document["Summary"]["FindingsByRule"]["IAM.4"] == 1
     assert document["Summary"]["ByAccount"][0]["RootAccessKeysPresent"] is True
     assert [k["Findings"] for k in document["Keys"]] == [[]]  # an account finding, not a key's

@@ -50,7 +50,7 @@ def sample() -> Inventory:
         [key(LOUD, HOSTILE, "AKIALOUD00000000005", age=20)],
     ]
     keys = tuple(k for user in users for k in findings.assess_user(user, LIMITS, NOW))
-    root = findings.root_access_keys(AccountScan(LOUD, root_keys_present=True))
+    root = findings.root_access_keys(AccountScan(LOUD, root_keys_present=True), NOW)
     assert root is not None
     return Inventory(
         keys=tuple(sorted(keys, key=lambda k: (k.account_id, k.user_name))),

@@ -153,7 +153,7 @@ def _inventory(document: _Members) -> Inventory:
         deleted=tuple(_deleted(item) for item in summary.objects("DeletedDuringRun", default=[])),
         accounts=tuple(_scan(item) for item in summary.objects("ByAccount", default=[])),
         account_findings=tuple(
-            AccountFinding(item.text("AccountId"), Finding(item.text("Rule"), item.text("Reason")))
+            AccountFinding(item.text("AccountId"), _finding(item))
             for item in document.objects("AccountFindings", default=[])),
         generated_at=summary.time("GeneratedAt"),
         thresholds=Thresholds(max_key_age=limits.count("MaxKeyAge"),
@@ -186,7 +186,12 @@ def _findings(item: _Members) -> tuple[Finding, ...]:
         raise _invalid(f"{item.where('Findings')} must hold rule ids")
     if "FindingDetails" not in item.members:
         return tuple(Finding(rule, "") for rule in rules)
-    return tuple(Finding(d.text("Rule"), d.text("Reason")) for d in item.objects("FindingDetails"))
+    return tuple(_finding(detail) for detail in item.objects("FindingDetails"))
+
+
+def _finding(item: _Members) -> Finding:
+    """A finding's rule, reason and, when recorded, since when it has been reported."""
+    return Finding(item.text("Rule"), item.text("Reason"), item.optional_time("Since"))
 
 
 def _error(item: _Members) -> InventoryError:

@@ -95,25 +95,25 @@ def stale_inactive_key(key: InventoryKey, limits: Thresholds, now: datetime) -> 
                                    f"(limit {limits.max_inactive})")
 
 
-def root_access_keys(account: AccountScan) -> AccountFinding | None:
+def root_access_keys(account: AccountScan, now: datetime) -> AccountFinding | None:
     """IAM.4: the account's root user has access keys (GetAccountSummary)."""
     if not account.root_keys_present:
         return None
     return AccountFinding(account.account_id, Finding(
-        ROOT_KEYS, "the root user has access keys (AccountAccessKeysPresent = 1)"))
+        ROOT_KEYS, "the root user has access keys (AccountAccessKeysPresent = 1)", since=now))
 
 
 def key_findings(key: InventoryKey, *, active_keys: int, limits: Thresholds,
                  now: datetime) -> tuple[Finding, ...]:
     """Every finding for one key, in RULES order; `active_keys` counts its user's active keys."""
-    found = (
+    found = (  # first reported now; a baseline run's Since replaces it (inventory.py)
         old_active_key(key, limits, now),
         unused_active_key(key, limits, now),
         several_active_keys(key, active_keys),
         key_at_user_setup(key),
         stale_inactive_key(key, limits, now),
     )
-    return tuple(f for f in found if f is not None)
+    return tuple(replace(f, since=now) for f in found if f is not None)
 
 
 def assess_user(keys: Sequence[InventoryKey], limits: Thresholds,

@@ -450,7 +450,7 @@ class _Run:
         errors = tuple(sorted(self.errors, key=_error_order))
         if not any(scan.listed for scan in scans):
             raise _nothing_listed(errors, len(scans))
-        found = (findings.root_access_keys(scan) for scan in scans)
+        found = (findings.root_access_keys(scan, self.scope.now) for scan in scans)
         return Inventory(
             keys=tuple(sorted(self.keys, key=_key_order)),
             errors=errors,

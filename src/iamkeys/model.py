@@ -116,6 +116,9 @@ class Finding:
 
     rule: str
     reason: str
+    # When the finding was first reported for this key (carried over from the baseline run);
+    # None when not known (an inventory written before iamkeys recorded it).
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,7 +77,8 @@ def inventory(inv: Inventory) -> dict[str, Any]:
         "Keys": [inventory_key(key, inv.generated_at) for key in inv.keys],
         "Errors": [inventory_error(error) for error in inv.errors],
         "AccountFindings": [
-            {"AccountId": f.account_id, "Rule": f.finding.rule, "Reason": f.finding.reason}
+            {"AccountId": f.account_id, "Rule": f.finding.rule, "Reason": f.finding.reason,
+             "Since": timestamp(f.finding.since)}
             for f in inv.account_findings
         ],
         "Summary": inventory_summary(inv),
@@ -99,7 +100,8 @@ def inventory_key(key: InventoryKey, now: datetime) -> dict[str, Any]:
         "LastUsedService": last.service if last else None,
         "LastUsedRegion": last.region if last else None,
         "Findings": [f.rule for f in key.findings],
-        "FindingDetails": [{"Rule": f.rule, "Reason": f.reason} for f in key.findings],
+        "FindingDetails": [{"Rule": f.rule, "Reason": f.reason, "Since": timestamp(f.since)}
+                           for f in key.findings],
     }
 
 
