@@ -39,3 +39,29 @@ def test_every_list_access_keys_option_is_documented() -> None:
         for option in param.opts:
             if option.startswith("--") and option != "--help":
                 assert f"`{option}" in README, option
+
+
+# How the project was made is not something users can look up: name the thing instead.
+MAKING_WORDS = re.compile(r"the seed\b|seed's|the spec\b|spec's", re.I)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_no_words_of_how_the_project_was_made_reach_users() -> None:
+    places = [ROOT / "README.md", ROOT / "SECURITY.md", *sorted((ROOT / "docs").glob("*.md")),
+              *sorted((ROOT / "src" / "iamkeys").rglob("*.py")),
+              *sorted((ROOT / "src" / "iamkeys").rglob("*.yaml")),
+              *sorted((ROOT / "src" / "iamkeys").rglob("*.j2"))]
+    found = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+             for path in places
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if MAKING_WORDS.search(line)]
+    assert found == []
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_help_texts_name_things_by_what_they_are(name: str) -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0
+    assert not MAKING_WORDS.search(result.output), result.output

@@ -1,10 +1,10 @@
 """The embedded default: an in-process IAM emulator and SMTP server, nothing else needed.
 
 `iamkeys demo` needs no AWS account and no mail server: it starts moto's server on 127.0.0.1
-(a free port), creates the seed's user Alice with keys AKIA111111111EXAMPLE and
-AKIA222222222EXAMPLE (dates set on the emulator's own objects), plus a few other users, starts
-an aiosmtpd server on 127.0.0.1 (a free port) that keeps what it receives in memory, runs the
-`list-access-keys-email` workflow against both, and stops everything.
+(a free port), creates AWS's example user Alice (from the ListAccessKeys documentation) with keys
+AKIA111111111EXAMPLE and AKIA222222222EXAMPLE (dates set on the emulator's own objects), plus a
+few other users, starts an aiosmtpd server on 127.0.0.1 (a free port) that keeps what it
+receives in memory, runs the `list-access-keys-email` workflow against both, and stops everything.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 LOOPBACK = "127.0.0.1"
 DEMO_ACCOUNT = "123456789012"
-# The seed's example output: Alice's two keys.
-SEED_KEYS = (
+# The example output of AWS's ListAccessKeys documentation: Alice's two keys.
+ALICE_KEYS = (
     ("Alice", "AKIA111111111EXAMPLE", datetime(2016, 12, 1, 22, 19, 58, tzinfo=UTC), "Active"),
     ("Alice", "AKIA222222222EXAMPLE", datetime(2016, 12, 1, 22, 20, 1, tzinfo=UTC), "Active"),
 )
@@ -48,7 +48,7 @@ class Emulator:
 
 @contextmanager
 def embedded_iam() -> Iterator[Emulator]:
-    """Start moto's server in-process on 127.0.0.1 (free port), seed it, stop it on exit."""
+    """Start moto's server in-process on 127.0.0.1 (free port), fill it, stop it on exit."""
     try:
         import boto3
         from moto.server import ThreadedMotoServer
@@ -63,17 +63,18 @@ def embedded_iam() -> Iterator[Emulator]:
                                 aws_secret_access_key="demo-secret-not-a-real-key",
                                 region_name="us-east-1")
         emulator = Emulator(url=f"http://{host}:{port}", session=session)
-        seed(emulator)
+        populate(emulator)
         yield emulator
     finally:
         server.stop()
         _reset_moto()
 
 
-def seed(emulator: Emulator) -> None:
-    """Create the seed's users and keys over HTTP, then set ids and dates on moto's objects."""
+def populate(emulator: Emulator) -> None:
+    """Create Alice and the other users and keys over HTTP, then set ids and dates on moto's
+    objects."""
     iam = emulator.session.client("iam", endpoint_url=emulator.url)
-    for user_name, key_id, created, status in SEED_KEYS + OTHER_USERS:
+    for user_name, key_id, created, status in ALICE_KEYS + OTHER_USERS:
         if user_name not in {u["UserName"] for u in iam.list_users()["Users"]}:
             iam.create_user(UserName=user_name)
         made = iam.create_access_key(UserName=user_name)["AccessKey"]["AccessKeyId"]
@@ -81,7 +82,7 @@ def seed(emulator: Emulator) -> None:
 
 
 def _set_key(made: str, key_id: str, created: datetime, status: str) -> None:
-    """Give an emulator key the seed's id, creation date and status."""
+    """Give an emulator key the example's id, creation date and status."""
     from moto.iam.models import iam_backends
 
     backend = iam_backends[DEMO_ACCOUNT]["aws"]

@@ -1,4 +1,5 @@
-"""`iamkeys demo`: the seed's workflow end to end on the embedded default, no AWS account needed."""
+"""`iamkeys demo`: the "list access keys and send results via email" workflow end to end on the
+embedded default, no AWS account needed."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def command(output_dir: str) -> None:
     server: the list-access-keys-email workflow, run as `iamkeys run` runs it."""
     directory = Path(params.directory_path(output_dir, name="output_dir") or output_dir)
     with embedded_iam() as emulator, embedded_smtp() as smtp:
-        warn(f"embedded IAM emulator on {emulator.url} (seeded with the seed's example account)")
+        warn(f"embedded IAM emulator on {emulator.url} (holding AWS's example user Alice)")
         warn(f"embedded SMTP server on {smtp.host}:{smtp.port} (keeps messages in memory)")
         warn(f"$ iamkeys run {WORKFLOW} "
              + " ".join(f"--input {name}={value}" for name, value in INPUTS.items()))

@@ -1,4 +1,4 @@
-"""`iamkeys list-access-keys`: the seed's "IAM List Access Keys" action."""
+"""`iamkeys list-access-keys`: the "IAM List Access Keys" action."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def command(user_name: str | None, marker: str | None, max_items: str | None,
             regions: str | None, raw_xml: bool, all_pages: bool, output: str | None,
             profile: str | None, endpoint_url: str | None, connect_timeout: str,
             read_timeout: str) -> None:
-    """Return the access key ids of an IAM user (the seed's "IAM List Access Keys")."""
+    """Return the access key ids of an IAM user (the IAM List Access Keys action)."""
     request = ListRequest.build(user_name=user_name, marker=marker, max_items=max_items,
                                 regions=regions, raw_xml=raw_xml, all_pages=all_pages)
     fmt = params.output(output)
