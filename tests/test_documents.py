@@ -148,3 +148,12 @@ def test_no_other_module_parses_json() -> None:
     readers = [path.relative_to(SRC).as_posix() for path in SRC.rglob("*.py")
                if re.search(r"\bjson\.loads?\(", path.read_text(encoding="utf-8"))]
     assert readers == ["documents.py"]
+
+
+@given(inventories())
+def test_the_streamed_inventory_is_the_same_text(inv: Inventory) -> None:
+    import io
+
+    out = io.StringIO()
+    serialize.write(serialize.inventory_stream(inv), out)
+    assert out.getvalue() == serialize.dumps(serialize.inventory(inv))

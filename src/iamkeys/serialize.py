@@ -8,9 +8,9 @@ truncated. `documents.py` reads every document written here back into domain obj
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from .findings import age_days, count_by_rule
 from .model import AccessKey, Delivery, Inventory, InventoryError, InventoryKey, Listing
@@ -58,6 +58,33 @@ def dumps(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
+def write(document: Mapping[str, Any], stream: IO[str]) -> None:
+    """The same text as `dumps(document)`, written as it is made: a member whose value is an
+    iterator is written one item at a time, so its items are never all in memory at once."""
+    stream.write("{")
+    for index, (name, value) in enumerate(document.items()):
+        stream.write(("," if index else "") + "\n  " + json.dumps(name) + ": ")
+        if isinstance(value, Iterator):
+            _write_items(value, stream)
+        else:
+            stream.write(_nested(value, 1))
+    stream.write("\n}\n" if document else "}\n")
+
+
+def _write_items(items: Iterator[Any], stream: IO[str]) -> None:
+    """A JSON array two levels deep, item by item."""
+    empty = True
+    for item in items:
+        stream.write(("[" if empty else ",") + "\n    " + _nested(item, 2))
+        empty = False
+    stream.write("[]" if empty else "\n  ]")
+
+
+def _nested(value: Any, level: int) -> str:
+    """`value` as `dumps` writes it `level` levels deep (JSON strings hold no raw newline)."""
+    return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + "  " * level)
+
+
 # --- inventory -----------------------------------------------------------------------------
 
 INVENTORY_KEY_FIELDS = (
@@ -73,8 +100,14 @@ INVENTORY_TABLE_COLUMNS = ("AccountId", "UserName", "AccessKeyId", "Status", "Cr
 def inventory(inv: Inventory) -> dict[str, Any]:
     """The inventory document: {"Keys": [...], "Errors": [...], "AccountFindings": [...],
     "Summary": {...}}."""
+    return {name: list(value) if isinstance(value, Iterator) else value
+            for name, value in inventory_stream(inv).items()}
+
+
+def inventory_stream(inv: Inventory) -> dict[str, Any]:
+    """The inventory document with its key records made one at a time, for `write`."""
     return {
-        "Keys": [inventory_key(key, inv.generated_at) for key in inv.keys],
+        "Keys": (inventory_key(key, inv.generated_at) for key in inv.keys),
         "Errors": [inventory_error(error) for error in inv.errors],
         "AccountFindings": [
             {"AccountId": f.account_id, "Rule": f.finding.rule, "Reason": f.finding.reason,
