@@ -1,10 +1,11 @@
-"""Peak memory of `iamkeys inventory` as the account grows: linear, a few KB per key (issue 4).
+"""Peak memory of `iamkeys inventory` as the account grows: linear, at most 1.5 KB per key.
 
 Runs `iamkeys inventory --no-last-used --output json --out /dev/null` at increasing user counts
 (2 keys each, no added latency) and reads the child's own peak RSS (ru_maxrss from wait4).
 Prints KB per key between the smallest and largest run, and checks that growth is linear: the
-KB per key of the upper segment may not exceed 1.5x that of the lower one. Target: <= 4 KB/key
-("a few KB per key at most").
+KB per key of the upper segment may not exceed 1.5x that of the lower one. Target: <= 1.5 KB per
+key from 1,000 to 10,000 users (the document is streamed to its destination; what stays in memory
+is the domain objects of the keys).
 
     .venv/bin/python bench/inventory_memory.py [--quick] [--users N,N,N]
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 import _common as c
 
-KB_PER_KEY_TARGET = 4.0
+KB_PER_KEY_TARGET = 1.5
 LINEAR_SLACK = 1.5
 KEYS_PER_USER = 2
 
