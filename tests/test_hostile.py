@@ -343,7 +343,8 @@ def test_switches_take_no_value(command: str, flag: str, hostile_env: Path, aws_
 @given(reference=ARGV_TEXT | with_control("list-access-keys-email")
        | lookalike("list-access-keys-email") | st.sampled_from(
            ["../../../../etc/passwd", "/etc/hostname", "/dev/zero", "/proc/self/environ",
-            "list-access-keys-email.yaml", "iamkeys.workflows", "-", "."]))
+            "list-access-keys-email.yaml", "iamkeys.workflows", "iamkeys.workflow.library",
+            "library/list-access-keys-email", "-", "."]))
 def test_run_refuses_any_workflow_that_is_not_one(reference: str, hostile_env: Path,
                                                   aws_env: Any,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
