@@ -18,6 +18,8 @@ from cli_runner import Result, assert_one_line_error, iamkeys
 from iamkeys import workflow
 from iamkeys.cli import main
 from iamkeys.demo import SmtpServer, embedded_smtp
+from iamkeys.errors import WorkflowError
+from iamkeys.workflow import expressions, schema
 from seed_data import SEED_KEYS, SEED_OUTPUT, create_seed_user
 
 TO = "security-team@example.com"
@@ -306,7 +308,10 @@ INVALID = [
      "F: step 'list': duplicate step id"),
     ("bad step id", list_step("{}").replace("id: list", "id: List"), [],
      "F: steps[0]: id must be a-z, 0-9, _ and -, starting with a letter, at most 64 "
-     "characters, and not a dict method name"),
+     "characters"),
+    ("bad input name", list_step("{}").replace("user_name: {default", "user-name: {default"),
+     [], "F: input 'user-name': input names are a-z, 0-9 and _, starting with a letter, at "
+         "most 64 characters"),
     ("input without default", list_step("{}").replace("{default: null}", "{description: x}"),
      [], "F: input 'user_name': needs either a default or required: true (not both)"),
     ("no steps", "name: t\nsteps: []\n", [], "F: steps: must be a list of 1-50 steps"),
@@ -539,3 +544,180 @@ def test_inputs_outside_the_rules_exit_2_and_send_nothing(
         f"Error: list-access-keys-email: step 'list': parameter {name}: "), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert aws_env.stats()["total"] == 0
+
+
+# --- names as people write them: keys, items, values -------------------------------------------
+
+DICT_NAMES = """\
+    name: dict-names
+    inputs:
+      items: {required: true}
+      values: {default: [security-team@example.com]}
+    steps:
+      - id: keys
+        action: aws.iam.list_access_keys
+        with: {user_name: "{{ inputs.items }}"}
+      - id: my-step
+        action: email.send
+        with:
+          to: "{{ inputs.values }}"
+          subject: >-
+            {{ steps.keys.output.AccessKeyMetadata | length }} keys of {{ inputs['items'] }}
+          result: "{{ steps.keys.output }}"
+      - id: items
+        action: email.send
+        with:
+          to: "{{ inputs.values }}"
+          subject: "{{ steps['my-step'].output.Subject }}, again"
+          result: "{{ steps.keys.output }}"
+"""
+
+
+def test_steps_and_inputs_named_like_dict_methods(alice: Any, smtp_plain: SmtpServer,
+                                                  tmp_path: Path) -> None:
+    path = write(tmp_path, DICT_NAMES)
+    result = iamkeys("run", str(path), "--input", "items=Alice", *smtp_args(smtp_plain))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "iamkeys: step keys: aws.iam.list_access_keys ... ok",
+        "iamkeys: step my-step: email.send ... ok",
+        "iamkeys: step items: email.send ... ok",
+    ]
+    assert [r.message["Subject"] for r in smtp_plain.received] == [
+        "2 keys of Alice", "2 keys of Alice, again"]
+    assert [r.recipients for r in smtp_plain.received] == [(TO,), (TO,)]
+    assert json.loads(attachment(smtp_plain.received[0].message, "access-keys.json")) \
+        == SEED_OUTPUT
+    assert result.json()["Subject"] == "2 keys of Alice, again"
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 1}
+
+
+def test_dry_run_with_dict_names(aws_env: Any, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, DICT_NAMES)
+    result = run_inproc(capsys, "run", str(path), "--input", "items=Alice", "--dry-run")
+    assert result.code == 0, result.stderr
+    steps = result.json()["steps"]
+    assert [step["id"] for step in steps] == ["keys", "my-step", "items"]
+    assert steps[0]["with"] == {"user_name": "Alice"}
+    assert steps[1]["with"]["to"] == [TO]
+    assert steps[2]["with"]["subject"] == ("<{{ steps['my-step'].output.Subject }}, again with "
+                                           "the output of step my-step>")
+    assert aws_env.stats()["total"] == 0
+
+
+DICT_NAME_ESCAPES = [
+    ("{{ inputs.__class__ }}", [],
+     "refers to input '__class__', which is not declared (inputs: items, keys, to, values)"),
+    ("{{ inputs._data }}", [],
+     "refers to input '_data', which is not declared (inputs: items, keys, to, values)"),
+    ("{{ inputs.items() }}", [], "function and method calls are not allowed; use filters"),
+    ("{{ inputs.keys | attr('__self__') }}", [], "template error: No filter named 'attr'."),
+    ("{{ inputs.items.__class__ }}", [],
+     "refused by the template sandbox: access to attribute '__class__' of 'str' object is "
+     "unsafe."),
+    # Reached with a name known only at run time: still the items, never an attribute.
+    ("{{ inputs[inputs.items] }}", ["--input", "items=__class__"],
+     "template error: no item '__class__'"),
+    ("{{ inputs[inputs.items] }}", ["--input", "items=_data"], "template error: no item '_data'"),
+    ("{{ inputs[inputs.items] }}", ["--input", "items=get"], "template error: no item 'get'"),
+    ("{{ inputs[inputs.values] | string }}", ["--input", "values=__len__"],
+     "template error: no item '__len__'"),
+]
+
+
+@pytest.mark.parametrize(("template", "args", "rule"), DICT_NAME_ESCAPES,
+                         ids=[f"{e[0][:40]} {e[1][-1:]}" for e in DICT_NAME_ESCAPES])
+def test_dict_names_reach_items_only(template: str, args: list[str], rule: str, aws_env: Any,
+                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, f"""\
+        name: t
+        inputs:
+          items: {{default: Alice}}
+          values: {{default: x}}
+          keys: {{default: y}}
+          to: {{default: {TO}}}
+        steps:
+          - id: keys
+            action: aws.iam.list_access_keys
+            with: {{user_name: {json.dumps(template)}}}
+    """)
+    result = run_inproc(capsys, "run", str(path), *args)
+    assert_one_line_error(result, 2)
+    assert result.stderr == f"Error: {path}: step 'keys': parameter user_name: {rule}\n"
+    assert aws_env.stats()["total"] == 0
+
+
+def test_an_outputs_dict_methods_are_out_of_reach(alice: Any, smtp_plain: SmtpServer,
+                                                  tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        name: t
+        steps:
+          - {id: keys, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+          - id: email
+            action: email.send
+            with:
+              to: a@example.com
+              subject: "{{ steps.keys.output.keys }}"
+              result: "{{ steps.keys.output }}"
+    """)
+    result = iamkeys("run", str(path), *smtp_args(smtp_plain))
+    assert result.code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {path}: step 'email': parameter subject: template error: 'dict object' has no "
+        "attribute 'keys'")
+    assert smtp_plain.received == []
+
+
+def test_mappings_still_work_with_filters() -> None:
+    names = expressions.context({"items": "a", "values": [1, 2]}, {"keys": {"A": 1}})
+    assert workflow.render("{{ inputs | tojson }}", names, "w", "p") \
+        == '{"items": "a", "values": [1, 2]}'
+    assert workflow.render("{{ inputs | dictsort }}", names, "w", "p") \
+        == [("items", "a"), ("values", [1, 2])]
+    assert workflow.render("{{ inputs | list }} {{ inputs | last }} {{ inputs | length }}",
+                           names, "w", "p") == "['items', 'values'] values 2"
+    assert workflow.render("{{ [inputs, steps.keys.output] }}", names, "w", "p") \
+        == [{"items": "a", "values": [1, 2]}, {"A": 1}]
+    assert type(workflow.render("{{ inputs }}", names, "w", "p")) is dict
+
+
+STEP_IDS = st.from_regex(schema.ID_RE, fullmatch=True)
+INPUT_NAMES = st.from_regex(schema.INPUT_RE, fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(step_id=STEP_IDS, name=INPUT_NAMES, value=st.text(max_size=20),
+       output=st.dictionaries(st.sampled_from(["A", "items", "keys"]), st.integers()))
+def test_any_id_and_input_name_is_reachable(step_id: str, name: str, value: str,
+                                            output: dict[str, int]) -> None:
+    templates = [f"{{{{ steps[{step_id!r}].output }}}}", f"{{{{ inputs.{name} }}}}",
+                 f"{{{{ inputs[{name!r}] }}}}"]
+    if "-" not in step_id:  # `steps.a-b` is `steps.a - b`; such ids are reached as steps['a-b']
+        templates.append(f"{{{{ steps.{step_id}.output }}}}")
+    steps = [{"id": step_id, "action": "aws.iam.list_access_keys"},
+             {"id": "z" if step_id != "z" else "y", "action": "email.send",
+              "with": {"to": "a@example.com", "result": templates}}]
+    document = {"name": "t", "inputs": {name: {"default": None}}, "steps": steps}
+    loaded = workflow.parse(json.dumps(document), source="t.yaml")
+    assert [s.id for s in loaded.steps][0] == step_id
+    assert loaded.steps[1].needs == {"to": frozenset(), "result": frozenset({step_id})}
+    names = expressions.context({name: value}, {step_id: output})
+    rendered = workflow.render(templates, names, "w", "p")
+    assert rendered == [output, value, value, *([output] if "-" not in step_id else [])]
+
+
+@settings(max_examples=100, deadline=None)
+@given(step_id=st.text(max_size=80).filter(lambda s: not schema.ID_RE.fullmatch(s))
+       | st.from_regex(r"[a-z][a-z0-9_-]{64,80}", fullmatch=True))
+def test_any_other_id_is_refused(step_id: str) -> None:
+    document = {"name": "t", "steps": [{"id": step_id, "action": "email.send"}]}
+    with pytest.raises(WorkflowError) as raised:
+        workflow.parse(json.dumps(document), source="t.yaml")
+    assert str(raised.value) == ("t.yaml: steps[0]: id must be a-z, 0-9, _ and -, starting with "
+                                 "a letter, at most 64 characters")
+
+
+def test_the_public_face_is_sorted_and_complete() -> None:
+    assert workflow.__all__ == sorted(workflow.__all__)
+    assert all(getattr(workflow, name) is not None for name in workflow.__all__)

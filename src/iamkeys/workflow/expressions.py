@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkflowError
 from .limits import MAX_DEPTH, MAX_RENDERED
-from .sandbox import sandbox
+from .sandbox import Items, sandbox
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -176,6 +176,12 @@ def check_names(template: Compiled, where: str, parameter: str, input_names: set
                             parameter=parameter)
 
 
+def context(inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What templates see: `inputs.<name>` and `steps.<id>.output`, as read-only Items."""
+    steps = {step_id: Items({"output": output}) for step_id, output in outputs.items()}
+    return {"inputs": Items(inputs), "steps": Items(steps)}
+
+
 def render(value: Any, context: Mapping[str, Any], where: str, parameter: str) -> Any:
     """A value with its templates rendered: one `{{ expr }}` keeps its type, others are text."""
     if isinstance(value, list):
@@ -197,8 +203,7 @@ def _evaluate(template: Compiled, context: Mapping[str, Any]) -> Any:
 
     try:
         if template.expression is not None:
-            result = template.expression(**context)
-            _no_undefined(result, depth=0)
+            result = _native(template.expression(**context), depth=0)
         else:
             assert template.template is not None
             result = _bounded_text(template.template.generate(**context))
@@ -212,22 +217,26 @@ def _evaluate(template: Compiled, context: Mapping[str, Any]) -> Any:
     return result
 
 
-def _no_undefined(value: Any, depth: int) -> None:
-    """Fail on an undefined value anywhere in a native result (StrictUndefined raises on str)."""
+def _native(value: Any, depth: int) -> Any:
+    """A native result checked (no undefined, bounded) with each Items as a plain dict; lists
+    and dicts are kept as they are unless they hold an Items (`[inputs]`)."""
     from jinja2 import Undefined
 
     if isinstance(value, Undefined):
-        str(value)
+        str(value)  # StrictUndefined raises
     if isinstance(value, str) and len(value) > MAX_RENDERED:
         raise Refused(f"renders more than {MAX_RENDERED} characters")
     if depth > MAX_DEPTH:
         raise Refused(f"result nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Items):
+        return _native(dict(value), depth)
     if isinstance(value, list | tuple):
-        for item in value:
-            _no_undefined(item, depth + 1)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _no_undefined(item, depth + 1)
+        items = [_native(item, depth + 1) for item in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        entries = {key: _native(item, depth + 1) for key, item in value.items()}
+        return value if all(entries[k] is v for k, v in value.items()) else entries
+    return value
 
 
 def _bounded_text(chunks: Iterator[str]) -> str:

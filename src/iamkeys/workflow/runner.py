@@ -10,7 +10,7 @@ from typing import Any
 
 from .. import actions
 from ..errors import InputError, WorkflowError
-from .expressions import compiled, render
+from .expressions import compiled, context, render
 from .schema import Step, Workflow, input_value, load, validated
 
 
@@ -53,8 +53,8 @@ StepHook = Callable[[str, str, str | None], None]
 def plan(workflow: Workflow, inputs: Mapping[str, Any] | None = None) -> Plan:
     """Resolve the inputs, then render and validate every value that depends only on them."""
     resolved = resolve_inputs(workflow, inputs or {})
-    context = {"inputs": resolved, "steps": {}}
-    planned = tuple(_plan_step(step, context, workflow.source) for step in workflow.steps)
+    names = context(resolved, {})
+    planned = tuple(_plan_step(step, names, workflow.source) for step in workflow.steps)
     return Plan(workflow=workflow, inputs=resolved, steps=planned)
 
 
@@ -73,7 +73,7 @@ def resolve_inputs(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, An
     return {name: given.get(name, spec.default) for name, spec in declared.items()}
 
 
-def _plan_step(step: Step, context: Mapping[str, Any], source: str) -> PlannedStep:
+def _plan_step(step: Step, names: Mapping[str, Any], source: str) -> PlannedStep:
     """Render and check the values that need no step output; keep the others pending."""
     action = actions.get(step.action)
     values: dict[str, Any] = {}
@@ -85,7 +85,7 @@ def _plan_step(step: Step, context: Mapping[str, Any], source: str) -> PlannedSt
             values[name] = raw
             continue
         where = f"{source}: step {step.id!r}: parameter {name}"
-        values[name] = render(raw, context, where, name)
+        values[name] = render(raw, names, where, name)
         validated(action, name, values[name], where)
     return PlannedStep(id=step.id, action=step.action, values=values, pending=pending)
 
@@ -124,10 +124,9 @@ def run(planned: Plan, *, runtime: actions.Runtime, on_step: StepHook | None = N
     output: Any = None
     for step in planned.steps:
         action = actions.get(step.action)
-        context = {"inputs": planned.inputs,
-                   "steps": {k: {"output": v} for k, v in outputs.items()}}
+        names = context(planned.inputs, outputs)
         where = f"{planned.workflow.source}: step {step.id!r}"
-        output = call(action, _rendered(step, context, where), runtime=runtime, where=where)
+        output = call(action, _rendered(step, names, where), runtime=runtime, where=where)
         outputs[step.id] = output
         gap = action.missing(output)
         if gap is not None:
@@ -137,9 +136,9 @@ def run(planned: Plan, *, runtime: actions.Runtime, on_step: StepHook | None = N
     return Outcome(outputs=outputs, output=output, missing=missing)
 
 
-def _rendered(step: PlannedStep, context: Mapping[str, Any], where: str) -> dict[str, Any]:
+def _rendered(step: PlannedStep, names: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The step's values with the pending ones rendered now that earlier outputs exist."""
-    return {name: render(value, context, f"{where}: parameter {name}", name)
+    return {name: render(value, names, f"{where}: parameter {name}", name)
             if name in step.pending else value
             for name, value in step.values.items()}
 

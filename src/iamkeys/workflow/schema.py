@@ -14,11 +14,10 @@ from . import loading
 from .expressions import check_names, compile_template, templates_in
 from .limits import MAX_INPUT_CHARS, MAX_INPUT_ITEMS, MAX_INPUTS, MAX_STEPS
 
+# Any such name works, `keys`, `items` and `values` included: templates see inputs and steps as
+# mappings whose attributes are their items (sandbox.Items).
 ID_RE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 INPUT_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-# `inputs.items` would be the dict method, not the input: these names cannot be reached as
-# attributes, so they are refused as input names and step ids.
-RESERVED_NAMES = frozenset(name for name in dir(dict) if not name.startswith("_"))
 TOP_KEYS = ("name", "description", "inputs", "steps")
 INPUT_KEYS = ("description", "default", "required")
 STEP_KEYS = ("id", "action", "with")
@@ -104,9 +103,9 @@ def _inputs(data: Any, source: str) -> tuple[Input, ...]:
 def _input(name: Any, spec: Any, source: str) -> Input:
     """One declared input."""
     where = f"{source}: input {name!r}"
-    if not isinstance(name, str) or not INPUT_RE.fullmatch(name) or name in RESERVED_NAMES:
-        raise WorkflowError(where, "input names are a-z, 0-9 and _, starting with a letter, and "
-                                   "not a dict method name")
+    if not isinstance(name, str) or not INPUT_RE.fullmatch(name):
+        raise WorkflowError(where, "input names are a-z, 0-9 and _, starting with a letter, at "
+                                   "most 64 characters")
     if not isinstance(spec, dict):
         raise WorkflowError(where, "must be a mapping with description, default or required")
     _known_keys(spec, INPUT_KEYS, where)
@@ -152,10 +151,9 @@ def _step(data: Any, index: int, source: str, input_names: set[str],
     if not isinstance(data, dict):
         raise WorkflowError(where, "must be a mapping with id, action and with")
     step_id = data.get("id")
-    if not isinstance(step_id, str) or not ID_RE.fullmatch(step_id) \
-            or step_id in RESERVED_NAMES:
+    if not isinstance(step_id, str) or not ID_RE.fullmatch(step_id):
         raise WorkflowError(where, "id must be a-z, 0-9, _ and -, starting with a letter, at "
-                                   "most 64 characters, and not a dict method name")
+                                   "most 64 characters")
     where = f"{source}: step {step_id!r}"
     if step_id in earlier:
         raise WorkflowError(where, "duplicate step id")
