@@ -749,7 +749,7 @@ def test_unsafe_yaml_tags_are_refused_everywhere(tag: str, entry: str, tmp_path:
     assert aws_env.stats()["total"] == 0
 
 
-@pytest.mark.parametrize("template", [
+ESCAPING_TEMPLATES = [
     "{{ inputs.to.__class__.__mro__[1].__subclasses__() }}",
     "{{ inputs|attr('__class__') }}",
     "{{ lipsum.__globals__ }}",
@@ -758,7 +758,12 @@ def test_unsafe_yaml_tags_are_refused_everywhere(tag: str, entry: str, tmp_path:
     "{{ ''.__class__ }}",
     "{{ inputs['to'] ~ ('x' * 100000000) }}",
     "{{ [inputs.to] * 99999999 }}",
-])
+    "{{ inputs.items.__class__ }}",
+    "{{ inputs[inputs.to] }}",
+]
+
+
+@pytest.mark.parametrize("template", ESCAPING_TEMPLATES)
 def test_templates_cannot_reach_python_through_lambda(template: str, tmp_path: Path,
                                                       aws_env: Any) -> None:
     path = tmp_path / "workflow.yaml"
@@ -768,4 +773,17 @@ def test_templates_cannot_reach_python_through_lambda(template: str, tmp_path: P
     with pytest.raises(WorkflowError) as raised:
         handler({"workflow": str(path), "inputs": {"to": TO}}, None)
     assert "parameter user_name: " in str(raised.value)
+    assert aws_env.stats()["total"] == 0
+
+
+@pytest.mark.parametrize("template", ESCAPING_TEMPLATES)
+def test_conditions_cannot_reach_python_either(template: str, tmp_path: Path,
+                                               aws_env: Any) -> None:
+    path = tmp_path / "workflow.yaml"
+    path.write_text("name: t\ninputs:\n  to: {required: true}\n  items: {default: x}\nsteps:\n"
+                    f"  - id: keys\n    if: {json.dumps(template)}\n"
+                    "    action: aws.iam.list_access_keys\n")
+    with pytest.raises(WorkflowError) as raised:
+        handler({"workflow": str(path), "inputs": {"to": "__class__"}}, None)
+    assert f"{path}: step 'keys': if: " in str(raised.value)
     assert aws_env.stats()["total"] == 0

@@ -1,5 +1,7 @@
-"""Planning and running: inputs resolved, values rendered and checked, then steps called in
-order, each value that waits for an earlier output rendered and checked just before its call."""
+"""Planning and running: inputs resolved, conditions decided and values rendered and checked
+where they read inputs only; then steps run in order, each condition and value that waits for
+an earlier output decided or rendered and checked just before its step. A skipped step's
+output is None (null), for later steps and as the workflow's output when it is the last."""
 
 from __future__ import annotations
 
@@ -10,18 +12,26 @@ from typing import Any
 
 from .. import actions
 from ..errors import InputError, WorkflowError
+from .conditions import Condition, decide, early
 from .expressions import compiled, context, render
 from .schema import Step, Workflow, input_value, load, validated
 
 
 @dataclass(frozen=True, slots=True)
 class PlannedStep:
-    """A step with every input-only value rendered and validated; `pending` waits for outputs."""
+    """A step with every input-only value rendered and validated; `pending` waits for outputs.
+
+    `runs` is True or False when known before the run (no condition, or one the inputs alone
+    decide), None when the condition waits for an output. A step that will not run keeps its
+    values as written: they are neither rendered nor checked.
+    """
 
     id: str
     action: str
     values: Mapping[str, Any]
     pending: Mapping[str, frozenset[str]]
+    condition: Condition | None = None
+    runs: bool | None = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +51,13 @@ class Outcome:
     output: Any
     # step id -> what its output is missing (e.g. an inventory's Errors); the run went on.
     missing: Mapping[str, str] = field(default_factory=dict)
+    # step id -> why it was skipped ("{{ inputs.n > 3 }} was false")
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
 
-# (step id, action name, what its output is missing or None), called when a step is done
-StepHook = Callable[[str, str, str | None], None]
+# (step id, action name, what its output is missing, why it was skipped), called when a step
+# is done or skipped; the last two are None for a step that ran completely.
+StepHook = Callable[[str, str, str | None, str | None], None]
 
 
 # --- planning
@@ -74,20 +87,24 @@ def resolve_inputs(workflow: Workflow, given: Mapping[str, Any]) -> dict[str, An
 
 
 def _plan_step(step: Step, names: Mapping[str, Any], source: str) -> PlannedStep:
-    """Render and check the values that need no step output; keep the others pending."""
-    action = actions.get(step.action)
-    values: dict[str, Any] = {}
-    pending: dict[str, frozenset[str]] = {}
-    for name, raw in step.values.items():
-        needs = step.needs.get(name, frozenset())
-        if needs:
-            pending[name] = needs
-            values[name] = raw
-            continue
-        where = f"{source}: step {step.id!r}: parameter {name}"
-        values[name] = render(raw, names, where, name)
-        validated(action, name, values[name], where)
-    return PlannedStep(id=step.id, action=step.action, values=values, pending=pending)
+    """Decide an input-only condition; render and check the values that need no step output
+    (unless the step will not run), keeping the others pending."""
+    where = f"{source}: step {step.id!r}"
+    runs = _known(step.condition, names, where)
+    pending = {name: needs for name, needs in step.needs.items() if needs}
+    values = dict(step.values)
+    if runs is not False:
+        action = actions.get(step.action)
+        for name in (name for name in step.values if name not in pending):
+            values[name] = render(values[name], names, f"{where}: parameter {name}", name)
+            validated(action, name, values[name], f"{where}: parameter {name}")
+    return PlannedStep(id=step.id, action=step.action, values=values, pending=pending,
+                       condition=step.condition, runs=runs)
+
+
+def _known(condition: Condition | None, names: Mapping[str, Any], where: str) -> bool | None:
+    """Whether a step runs, when the inputs alone decide it; None when it waits for outputs."""
+    return True if condition is None else early(condition, names, where)
 
 
 def describe(planned: Plan) -> dict[str, Any]:
@@ -97,11 +114,21 @@ def describe(planned: Plan) -> dict[str, Any]:
         "source": planned.workflow.source,
         "dry_run": True,
         "inputs": dict(planned.inputs),
-        "steps": [{"id": step.id, "action": step.action,
-                   "with": {name: _shown(step, name, value)
-                            for name, value in step.values.items()}}
-                  for step in planned.steps],
+        "steps": [_described(step) for step in planned.steps],
     }
+
+
+def _described(step: PlannedStep) -> dict[str, Any]:
+    """One step of the dry run: its condition (with its value when known) and its values."""
+    shown: dict[str, Any] = {"id": step.id, "action": step.action}
+    if step.condition is not None:
+        shown["if"] = {"expression": step.condition.expression}
+        if step.runs is None:
+            shown["if"]["waits_for"] = sorted(step.condition.needs)
+        else:
+            shown["if"]["value"] = step.runs
+    shown["with"] = {name: _shown(step, name, value) for name, value in step.values.items()}
+    return shown
 
 
 def _shown(step: PlannedStep, name: str, value: Any) -> Any:
@@ -118,22 +145,44 @@ def _shown(step: PlannedStep, name: str, value: Any) -> Any:
 
 
 def run(planned: Plan, *, runtime: actions.Runtime, on_step: StepHook | None = None) -> Outcome:
-    """Run the steps in order; each waits-for-output value is rendered and checked first."""
+    """Run the steps in order; each waiting condition is decided and each waiting value is
+    rendered and checked first."""
     outputs: dict[str, Any] = {}
     missing: dict[str, str] = {}
-    output: Any = None
+    skipped: dict[str, str] = {}
     for step in planned.steps:
-        action = actions.get(step.action)
         names = context(planned.inputs, outputs)
         where = f"{planned.workflow.source}: step {step.id!r}"
-        output = call(action, _rendered(step, names, where), runtime=runtime, where=where)
-        outputs[step.id] = output
-        gap = action.missing(output)
-        if gap is not None:
-            missing[step.id] = gap
+        reason = _skip_reason(step, names, where)
+        gap = None
+        if reason is not None:
+            outputs[step.id] = None
+            skipped[step.id] = reason
+        else:
+            outputs[step.id], gap = _run_step(step, names, runtime, where)
+            if gap is not None:
+                missing[step.id] = gap
         if on_step is not None:
-            on_step(step.id, step.action, gap)
-    return Outcome(outputs=outputs, output=output, missing=missing)
+            on_step(step.id, step.action, gap, reason)
+    return Outcome(outputs=outputs, output=outputs[planned.steps[-1].id], missing=missing,
+                   skipped=skipped)
+
+
+def _skip_reason(step: PlannedStep, names: Mapping[str, Any], where: str) -> str | None:
+    """Why the step does not run, or None when it does."""
+    if step.condition is None or step.runs is True:
+        return None
+    if step.runs is None and decide(step.condition, names, where):
+        return None
+    return step.condition.why_skipped()
+
+
+def _run_step(step: PlannedStep, names: Mapping[str, Any], runtime: actions.Runtime,
+              where: str) -> tuple[Any, str | None]:
+    """Call a step's action: (its output, what the output is missing or None)."""
+    action = actions.get(step.action)
+    output = call(action, _rendered(step, names, where), runtime=runtime, where=where)
+    return output, action.missing(output)
 
 
 def _rendered(step: PlannedStep, names: Mapping[str, Any], where: str) -> dict[str, Any]:

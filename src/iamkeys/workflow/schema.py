@@ -1,4 +1,4 @@
-"""The workflow model and its validation: name, inputs, steps and their `with:` values."""
+"""The workflow model and its validation: name, inputs, steps, their `with:` values and `if:`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from .. import actions
 from ..errors import InputError, WorkflowError
 from . import loading
+from .conditions import Condition, condition
 from .expressions import check_names, compile_template, templates_in
 from .limits import MAX_INPUT_CHARS, MAX_INPUT_ITEMS, MAX_INPUTS, MAX_STEPS
 
@@ -20,7 +21,7 @@ ID_RE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 INPUT_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 TOP_KEYS = ("name", "description", "inputs", "steps")
 INPUT_KEYS = ("description", "default", "required")
-STEP_KEYS = ("id", "action", "with")
+STEP_KEYS = ("id", "if", "action", "with")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Step:
     values: Mapping[str, Any]
     # parameter -> ids of the steps whose output its templates read
     needs: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    condition: Condition | None = None  # `if:`; None: the step always runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +148,7 @@ def _steps(data: Any, source: str, input_names: set[str]) -> tuple[Step, ...]:
 
 def _step(data: Any, index: int, source: str, input_names: set[str],
           earlier: list[str]) -> Step:
-    """One step: id, known action, known and complete parameters, checked values."""
+    """One step: id, condition, known action, known and complete parameters, checked values."""
     where = f"{source}: steps[{index}]"
     if not isinstance(data, dict):
         raise WorkflowError(where, "must be a mapping with id, action and with")
@@ -158,6 +160,7 @@ def _step(data: Any, index: int, source: str, input_names: set[str],
     if step_id in earlier:
         raise WorkflowError(where, "duplicate step id")
     _known_keys(data, STEP_KEYS, where)
+    when = condition(data["if"], where, input_names, earlier) if "if" in data else None
     action = _action(data.get("action"), where)
     values = data.get("with") or {}
     if not isinstance(values, dict):
@@ -166,7 +169,7 @@ def _step(data: Any, index: int, source: str, input_names: set[str],
                                 input_names, earlier)
              for name, value in values.items()}
     _complete(action, values, where)
-    return Step(id=step_id, action=action.name, values=values, needs=needs)
+    return Step(id=step_id, action=action.name, values=values, needs=needs, condition=when)
 
 
 def _action(name: Any, where: str) -> actions.Action:
