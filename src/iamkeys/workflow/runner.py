@@ -64,7 +64,8 @@ StepHook = Callable[[str, str, str | None, str | None], None]
 
 
 def plan(workflow: Workflow, inputs: Mapping[str, Any] | None = None) -> Plan:
-    """Resolve the inputs, then render and validate every value that depends only on them."""
+    """Resolve the inputs, decide the conditions they alone decide, then render and validate
+    every value of a step that may run and that depends only on them."""
     resolved = resolve_inputs(workflow, inputs or {})
     names = context(resolved, {})
     planned = tuple(_plan_step(step, names, workflow.source) for step in workflow.steps)
