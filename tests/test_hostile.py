@@ -342,7 +342,8 @@ def test_switches_take_no_value(command: str, flag: str, hostile_env: Path, aws_
 @given(reference=ARGV_TEXT | with_control("list-access-keys-email")
        | lookalike("list-access-keys-email") | st.sampled_from(
            ["../../../../etc/passwd", "/etc/hostname", "/dev/zero", "/proc/self/environ",
-            "list-access-keys-email.yaml", "iamkeys.workflows", "-", "."]))
+            "list-access-keys-email.yaml", "iamkeys.workflows", "iamkeys.workflow.library",
+            "library/list-access-keys-email", "-", "."]))
 def test_run_refuses_any_workflow_that_is_not_one(reference: str, hostile_env: Path,
                                                   aws_env: Any,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -747,7 +748,7 @@ def test_unsafe_yaml_tags_are_refused_everywhere(tag: str, entry: str, tmp_path:
     assert aws_env.stats()["total"] == 0
 
 
-@pytest.mark.parametrize("template", [
+ESCAPING_TEMPLATES = [
     "{{ inputs.to.__class__.__mro__[1].__subclasses__() }}",
     "{{ inputs|attr('__class__') }}",
     "{{ lipsum.__globals__ }}",
@@ -756,7 +757,12 @@ def test_unsafe_yaml_tags_are_refused_everywhere(tag: str, entry: str, tmp_path:
     "{{ ''.__class__ }}",
     "{{ inputs['to'] ~ ('x' * 100000000) }}",
     "{{ [inputs.to] * 99999999 }}",
-])
+    "{{ inputs.items.__class__ }}",
+    "{{ inputs[inputs.to] }}",
+]
+
+
+@pytest.mark.parametrize("template", ESCAPING_TEMPLATES)
 def test_templates_cannot_reach_python_through_lambda(template: str, tmp_path: Path,
                                                       aws_env: Any) -> None:
     path = tmp_path / "workflow.yaml"
@@ -766,4 +772,17 @@ def test_templates_cannot_reach_python_through_lambda(template: str, tmp_path: P
     with pytest.raises(WorkflowError) as raised:
         handler({"workflow": str(path), "inputs": {"to": TO}}, None)
     assert "parameter user_name: " in str(raised.value)
+    assert aws_env.stats()["total"] == 0
+
+
+@pytest.mark.parametrize("template", ESCAPING_TEMPLATES)
+def test_conditions_cannot_reach_python_either(template: str, tmp_path: Path,
+                                               aws_env: Any) -> None:
+    path = tmp_path / "workflow.yaml"
+    path.write_text("name: t\ninputs:\n  to: {required: true}\n  items: {default: x}\nsteps:\n"
+                    f"  - id: keys\n    if: {json.dumps(template)}\n"
+                    "    action: aws.iam.list_access_keys\n")
+    with pytest.raises(WorkflowError) as raised:
+        handler({"workflow": str(path), "inputs": {"to": "__class__"}}, None)
+    assert f"{path}: step 'keys': if: " in str(raised.value)
     assert aws_env.stats()["total"] == 0

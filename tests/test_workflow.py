@@ -16,8 +16,12 @@ from hypothesis import strategies as st
 
 from cli_runner import Result, assert_one_line_error, iamkeys
 from iamkeys import workflow
+from iamkeys.actions import Runtime
+from iamkeys.aws import Connection
 from iamkeys.cli import main
 from iamkeys.demo import SmtpServer, embedded_smtp
+from iamkeys.errors import WorkflowError
+from iamkeys.workflow import expressions, schema
 from seed_data import SEED_KEYS, SEED_OUTPUT, create_seed_user
 
 TO = "security-team@example.com"
@@ -300,13 +304,16 @@ INVALID = [
      "--input: 'to' is given twice"),
     ("unknown top-level key", list_step("{}") + "    schedule: daily\n", [],
      "F: unknown key 'schedule' (allowed: name, description, inputs, steps)"),
-    ("unknown step key", list_step("{}").replace("- id: list", "- id: list\n        if: x"), [],
-     "F: step 'list': unknown key 'if' (allowed: id, action, with)"),
+    ("unknown step key", list_step("{}").replace("- id: list", "- id: list\n        when: x"),
+     [], "F: step 'list': unknown key 'when' (allowed: id, if, action, with)"),
     ("duplicate step id", list_step("{}").replace("id: email", "id: list"), [],
      "F: step 'list': duplicate step id"),
     ("bad step id", list_step("{}").replace("id: list", "id: List"), [],
      "F: steps[0]: id must be a-z, 0-9, _ and -, starting with a letter, at most 64 "
-     "characters, and not a dict method name"),
+     "characters"),
+    ("bad input name", list_step("{}").replace("user_name: {default", "user-name: {default"),
+     [], "F: input 'user-name': input names are a-z, 0-9 and _, starting with a letter, at "
+         "most 64 characters"),
     ("input without default", list_step("{}").replace("{default: null}", "{description: x}"),
      [], "F: input 'user_name': needs either a default or required: true (not both)"),
     ("no steps", "name: t\nsteps: []\n", [], "F: steps: must be a list of 1-50 steps"),
@@ -539,3 +546,495 @@ def test_inputs_outside_the_rules_exit_2_and_send_nothing(
         f"Error: list-access-keys-email: step 'list': parameter {name}: "), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert aws_env.stats()["total"] == 0
+
+
+# --- names as people write them: keys, items, values -------------------------------------------
+
+DICT_NAMES = """\
+    name: dict-names
+    inputs:
+      items: {required: true}
+      values: {default: [security-team@example.com]}
+    steps:
+      - id: keys
+        action: aws.iam.list_access_keys
+        with: {user_name: "{{ inputs.items }}"}
+      - id: my-step
+        action: email.send
+        with:
+          to: "{{ inputs.values }}"
+          subject: >-
+            {{ steps.keys.output.AccessKeyMetadata | length }} keys of {{ inputs['items'] }}
+          result: "{{ steps.keys.output }}"
+      - id: items
+        action: email.send
+        with:
+          to: "{{ inputs.values }}"
+          subject: "{{ steps['my-step'].output.Subject }}, again"
+          result: "{{ steps.keys.output }}"
+"""
+
+
+def test_steps_and_inputs_named_like_dict_methods(alice: Any, smtp_plain: SmtpServer,
+                                                  tmp_path: Path) -> None:
+    path = write(tmp_path, DICT_NAMES)
+    result = iamkeys("run", str(path), "--input", "items=Alice", *smtp_args(smtp_plain))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "iamkeys: step keys: aws.iam.list_access_keys ... ok",
+        "iamkeys: step my-step: email.send ... ok",
+        "iamkeys: step items: email.send ... ok",
+    ]
+    assert [r.message["Subject"] for r in smtp_plain.received] == [
+        "2 keys of Alice", "2 keys of Alice, again"]
+    assert [r.recipients for r in smtp_plain.received] == [(TO,), (TO,)]
+    assert json.loads(attachment(smtp_plain.received[0].message, "access-keys.json")) \
+        == SEED_OUTPUT
+    assert result.json()["Subject"] == "2 keys of Alice, again"
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 1}
+
+
+def test_dry_run_with_dict_names(aws_env: Any, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, DICT_NAMES)
+    result = run_inproc(capsys, "run", str(path), "--input", "items=Alice", "--dry-run")
+    assert result.code == 0, result.stderr
+    steps = result.json()["steps"]
+    assert [step["id"] for step in steps] == ["keys", "my-step", "items"]
+    assert steps[0]["with"] == {"user_name": "Alice"}
+    assert steps[1]["with"]["to"] == [TO]
+    assert steps[2]["with"]["subject"] == ("<{{ steps['my-step'].output.Subject }}, again with "
+                                           "the output of step my-step>")
+    assert aws_env.stats()["total"] == 0
+
+
+DICT_NAME_ESCAPES = [
+    ("{{ inputs.__class__ }}", [],
+     "refers to input '__class__', which is not declared (inputs: items, keys, to, values)"),
+    ("{{ inputs._data }}", [],
+     "refers to input '_data', which is not declared (inputs: items, keys, to, values)"),
+    ("{{ inputs.items() }}", [], "function and method calls are not allowed; use filters"),
+    ("{{ inputs.keys | attr('__self__') }}", [], "template error: No filter named 'attr'."),
+    ("{{ inputs.items.__class__ }}", [],
+     "refused by the template sandbox: access to attribute '__class__' of 'str' object is "
+     "unsafe."),
+    # Reached with a name known only at run time: still the items, never an attribute.
+    ("{{ inputs[inputs.items] }}", ["--input", "items=__class__"],
+     "template error: no item '__class__'"),
+    ("{{ inputs[inputs.items] }}", ["--input", "items=_data"], "template error: no item '_data'"),
+    ("{{ inputs[inputs.items] }}", ["--input", "items=get"], "template error: no item 'get'"),
+    ("{{ inputs[inputs.values] | string }}", ["--input", "values=__len__"],
+     "template error: no item '__len__'"),
+]
+
+
+@pytest.mark.parametrize(("template", "args", "rule"), DICT_NAME_ESCAPES,
+                         ids=[f"{e[0][:40]} {e[1][-1:]}" for e in DICT_NAME_ESCAPES])
+def test_dict_names_reach_items_only(template: str, args: list[str], rule: str, aws_env: Any,
+                                     tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, f"""\
+        name: t
+        inputs:
+          items: {{default: Alice}}
+          values: {{default: x}}
+          keys: {{default: y}}
+          to: {{default: {TO}}}
+        steps:
+          - id: keys
+            action: aws.iam.list_access_keys
+            with: {{user_name: {json.dumps(template)}}}
+    """)
+    result = run_inproc(capsys, "run", str(path), *args)
+    assert_one_line_error(result, 2)
+    assert result.stderr == f"Error: {path}: step 'keys': parameter user_name: {rule}\n"
+    assert aws_env.stats()["total"] == 0
+
+
+def test_an_outputs_dict_methods_are_out_of_reach(alice: Any, smtp_plain: SmtpServer,
+                                                  tmp_path: Path) -> None:
+    path = write(tmp_path, """\
+        name: t
+        steps:
+          - {id: keys, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+          - id: email
+            action: email.send
+            with:
+              to: a@example.com
+              subject: "{{ steps.keys.output.keys }}"
+              result: "{{ steps.keys.output }}"
+    """)
+    result = iamkeys("run", str(path), *smtp_args(smtp_plain))
+    assert result.code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {path}: step 'email': parameter subject: template error: 'dict object' has no "
+        "attribute 'keys'")
+    assert smtp_plain.received == []
+
+
+def test_mappings_still_work_with_filters() -> None:
+    names = expressions.context({"items": "a", "values": [1, 2]}, {"keys": {"A": 1}})
+    assert workflow.render("{{ inputs | tojson }}", names, "w", "p") \
+        == '{"items": "a", "values": [1, 2]}'
+    assert workflow.render("{{ inputs | dictsort }}", names, "w", "p") \
+        == [("items", "a"), ("values", [1, 2])]
+    assert workflow.render("{{ inputs | list }} {{ inputs | last }} {{ inputs | length }}",
+                           names, "w", "p") == "['items', 'values'] values 2"
+    assert workflow.render("{{ [inputs, steps.keys.output] }}", names, "w", "p") \
+        == [{"items": "a", "values": [1, 2]}, {"A": 1}]
+    assert type(workflow.render("{{ inputs }}", names, "w", "p")) is dict
+
+
+STEP_IDS = st.from_regex(schema.ID_RE, fullmatch=True)
+INPUT_NAMES = st.from_regex(schema.INPUT_RE, fullmatch=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(step_id=STEP_IDS, name=INPUT_NAMES, value=st.text(max_size=20),
+       output=st.dictionaries(st.sampled_from(["A", "items", "keys"]), st.integers()))
+def test_any_id_and_input_name_is_reachable(step_id: str, name: str, value: str,
+                                            output: dict[str, int]) -> None:
+    templates = [f"{{{{ steps[{step_id!r}].output }}}}", f"{{{{ inputs.{name} }}}}",
+                 f"{{{{ inputs[{name!r}] }}}}"]
+    if "-" not in step_id:  # `steps.a-b` is `steps.a - b`; such ids are reached as steps['a-b']
+        templates.append(f"{{{{ steps.{step_id}.output }}}}")
+    steps = [{"id": step_id, "action": "aws.iam.list_access_keys"},
+             {"id": "z" if step_id != "z" else "y", "action": "email.send",
+              "with": {"to": "a@example.com", "result": templates}}]
+    document = {"name": "t", "inputs": {name: {"default": None}}, "steps": steps}
+    loaded = workflow.parse(json.dumps(document), source="t.yaml")
+    assert [s.id for s in loaded.steps][0] == step_id
+    assert loaded.steps[1].needs == {"to": frozenset(), "result": frozenset({step_id})}
+    names = expressions.context({name: value}, {step_id: output})
+    rendered = workflow.render(templates, names, "w", "p")
+    assert rendered == [output, value, value, *([output] if "-" not in step_id else [])]
+
+
+@settings(max_examples=100, deadline=None)
+@given(step_id=st.text(max_size=80).filter(lambda s: not schema.ID_RE.fullmatch(s))
+       | st.from_regex(r"[a-z][a-z0-9_-]{64,80}", fullmatch=True))
+def test_any_other_id_is_refused(step_id: str) -> None:
+    document = {"name": "t", "steps": [{"id": step_id, "action": "email.send"}]}
+    with pytest.raises(WorkflowError) as raised:
+        workflow.parse(json.dumps(document), source="t.yaml")
+    assert str(raised.value) == ("t.yaml: steps[0]: id must be a-z, 0-9, _ and -, starting with "
+                                 "a letter, at most 64 characters")
+
+
+def test_the_public_face_is_sorted_and_complete() -> None:
+    assert workflow.__all__ == sorted(workflow.__all__)
+    assert all(getattr(workflow, name) is not None for name in workflow.__all__)
+
+
+# --- conditional steps: if -----------------------------------------------------------------------
+
+CONDITIONAL = """\
+    name: conditional
+    inputs:
+      n: {default: 5}
+      to: {default: security-team@example.com}
+    steps:
+      - id: list
+        if: "{{ inputs.n | int > 3 }}"
+        action: aws.iam.list_access_keys
+        with: {user_name: Alice}
+      - id: email
+        if: >-
+          {{ steps.list.output is not none
+          and steps.list.output.AccessKeyMetadata | length > 1 }}
+        action: email.send
+        with: {to: "{{ inputs.to }}", result: "{{ steps.list.output }}"}
+      - id: fallback
+        if: "{{ steps.list.output is none }}"
+        action: aws.iam.list_access_keys
+        with: {user_name: Alice, max_items: 1}
+"""
+EMAIL_IF = ("{{ steps.list.output is not none and steps.list.output.AccessKeyMetadata | length > 1 "
+            "}}")
+
+
+def test_if_true_runs_the_step_and_false_skips_it(alice: Any, smtp_plain: SmtpServer,
+                                                  tmp_path: Path) -> None:
+    path = write(tmp_path, CONDITIONAL)
+    result = iamkeys("run", str(path), *smtp_args(smtp_plain))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "iamkeys: step list: aws.iam.list_access_keys ... ok",
+        "iamkeys: step email: email.send ... ok",
+        "iamkeys: step fallback: aws.iam.list_access_keys ... skipped: "
+        "{{ steps.list.output is none }} was false",
+    ]
+    assert result.stdout == "null\n"  # the last step's output: it was skipped
+    assert len(smtp_plain.received) == 1
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 1}
+
+
+def test_a_skipped_steps_output_is_null_for_later_steps(alice: Any, smtp_plain: SmtpServer,
+                                                        tmp_path: Path) -> None:
+    path = write(tmp_path, CONDITIONAL)
+    result = iamkeys("run", str(path), "--input", "n=2", *smtp_args(smtp_plain))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "iamkeys: step list: aws.iam.list_access_keys ... skipped: {{ inputs.n | int > 3 }} was "
+        "false",
+        f"iamkeys: step email: email.send ... skipped: {EMAIL_IF} was false",
+        "iamkeys: step fallback: aws.iam.list_access_keys ... ok",
+    ]
+    assert result.json()["AccessKeyMetadata"] == SEED_OUTPUT["AccessKeyMetadata"][:1]
+    assert smtp_plain.received == []
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 1}
+
+
+@pytest.mark.parametrize(("n", "value"), [("5", True), ("2", False)])
+def test_dry_run_shows_each_condition(n: str, value: bool, aws_env: Any, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, CONDITIONAL)
+    result = run_inproc(capsys, "run", str(path), "--input", f"n={n}", "--dry-run")
+    assert result.code == 0, result.stderr
+    assert result.json()["steps"] == [
+        {"id": "list", "action": "aws.iam.list_access_keys",
+         "if": {"expression": "{{ inputs.n | int > 3 }}", "value": value},
+         "with": {"user_name": "Alice"}},
+        {"id": "email", "action": "email.send",
+         "if": {"expression": EMAIL_IF, "waits_for": ["list"]},
+         "with": {"to": TO, "result": "<output of step list>"}},
+        {"id": "fallback", "action": "aws.iam.list_access_keys",
+         "if": {"expression": "{{ steps.list.output is none }}", "waits_for": ["list"]},
+         "with": {"user_name": "Alice", "max_items": 1}},
+    ]
+    assert aws_env.stats()["total"] == 0
+
+
+def test_a_step_skipped_before_the_run_is_neither_rendered_nor_checked(
+        alice: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, """\
+        name: t
+        inputs:
+          to: {default: null}
+        steps:
+          - {id: list, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+          - id: email
+            if: "{{ inputs.to is not none }}"
+            action: email.send
+            with: {to: "{{ inputs.to }}", result: "{{ steps.list.output }}"}
+          - {id: done, if: true, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+          - {id: never, if: false, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+    """)
+    planned = run_inproc(capsys, "run", str(path), "--dry-run")
+    assert planned.code == 0, planned.stderr
+    steps = planned.json()["steps"]
+    assert steps[1]["if"] == {"expression": "{{ inputs.to is not none }}", "value": False}
+    assert steps[1]["with"] == {"to": "{{ inputs.to }}", "result": "<output of step list>"}
+    assert [step["if"] for step in steps[2:]] == [{"expression": "true", "value": True},
+                                                  {"expression": "false", "value": False}]
+    result = run_inproc(capsys, "run", str(path))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "iamkeys: step list: aws.iam.list_access_keys ... ok",
+        "iamkeys: step email: email.send ... skipped: {{ inputs.to is not none }} was false",
+        "iamkeys: step done: aws.iam.list_access_keys ... ok",
+        "iamkeys: step never: aws.iam.list_access_keys ... skipped: if: false",
+    ]
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 2}
+
+
+def conditional(condition: str) -> str:
+    """A list step, then an email step with `if: CONDITION` (YAML as written)."""
+    return textwrap.dedent("""\
+        name: t
+        inputs:
+          n: {default: 5}
+          flag: {default: null}
+        steps:
+          - {id: list, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+          - id: email
+            if: CONDITION
+            action: email.send
+            with: {to: a@example.com, result: "{{ steps.list.output }}"}
+          - {id: after, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+    """).replace("CONDITION", condition)
+
+
+NOT_BOOLEAN = "not true or false (write true, false or one {{ expression }})"
+BAD_CONDITIONS = [
+    # (id, `if:` as written, extra args, expected message after "Error: F: step 'email': if: ")
+    ("string", "maybe", [], f"is the string 'maybe', {NOT_BOOLEAN}"),
+    ("quoted true", '"true"', [], f"is the string 'true', {NOT_BOOLEAN}"),
+    ("number", "1", [], f"is the number 1, {NOT_BOOLEAN}"),
+    ("null", "null", [], f"is null, {NOT_BOOLEAN}"),
+    ("empty", "", [], f"is null, {NOT_BOOLEAN}"),
+    ("list", "[true]", [], f"is a list, {NOT_BOOLEAN}"),
+    ("text around", '"n is {{ inputs.n > 3 }}"', [],
+     "must be one {{ expression }} with no text around it (text makes a string, not true or "
+     "false)"),
+    ("statement", '"{% if true %}true{% endif %}"', [],
+     "only {{ expressions }} are allowed, not {% statements %}"),
+    ("later step", '"{{ steps.after.output is none }}"', [],
+     "refers to step 'after', which is not an earlier step"),
+    ("itself", '"{{ steps.email.output is none }}"', [],
+     "refers to step 'email', which is not an earlier step"),
+    ("undeclared input", '"{{ inputs.m }}"', [],
+     "refers to input 'm', which is not declared (inputs: flag, n)"),
+    ("call", '"{{ inputs.n.bit_length() }}"', [],
+     "function and method calls are not allowed; use filters"),
+    # Known from the inputs alone: refused before anything runs.
+    ("renders a string", '"{{ inputs.flag }}"', ["--input", "flag=true"],
+     "{{ inputs.flag }} is the string 'true', not true or false"),
+    ("renders a number", '"{{ inputs.n }}"', [], "{{ inputs.n }} is the number 5, not true or "
+                                                 "false"),
+    ("renders null", '"{{ inputs.flag }}"', [], "{{ inputs.flag }} is null, not true or false"),
+    ("renders and", '"{{ inputs.n > 3 and inputs.n }}"', [],
+     "{{ inputs.n > 3 and inputs.n }} is the number 5, not true or false"),
+    ("renders an error", '"{{ inputs.n > \'3\' }}"', [],
+     "template error: TypeError: '>' not supported between instances of 'int' and 'str'"),
+    ("sandbox", '"{{ inputs.n.__class__ }}"', [],
+     "refused by the template sandbox: access to attribute '__class__' of 'int' object is "
+     "unsafe."),
+]
+
+
+@pytest.mark.parametrize(("case", "condition", "args", "expected"), BAD_CONDITIONS,
+                         ids=[c[0] for c in BAD_CONDITIONS])
+def test_a_condition_that_is_not_a_boolean_is_refused_before_anything_runs(
+        case: str, condition: str, args: list[str], expected: str, aws_env: Any,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, conditional(condition))
+    for extra in ([], ["--dry-run"]):
+        result = run_inproc(capsys, "run", str(path), *args, *extra)
+        assert_one_line_error(result, 2)
+        assert result.stderr == f"Error: {path}: step 'email': if: {expected}\n"
+        assert result.stdout == ""
+    assert aws_env.stats()["total"] == 0
+
+
+@pytest.mark.parametrize(("condition", "expected"), [
+    ('"{{ steps.list.output.AccessKeyMetadata | length }}"',
+     "{{ steps.list.output.AccessKeyMetadata | length }} is the number 2"),
+    ('"{{ steps.list.output.AccessKeyMetadata[0].UserName }}"',
+     "{{ steps.list.output.AccessKeyMetadata[0].UserName }} is the string 'Alice'"),
+    ('"{{ steps.list.output.AccessKeyMetadata }}"',
+     "{{ steps.list.output.AccessKeyMetadata }} is a list"),
+    ('"{{ steps.list.output }}"', "{{ steps.list.output }} is a mapping"),
+], ids=["number", "string", "list", "mapping"])
+def test_a_condition_on_an_output_is_checked_before_its_step(
+        condition: str, expected: str, alice: Any, smtp_plain: SmtpServer,
+        tmp_path: Path) -> None:
+    path = write(tmp_path, conditional(condition))
+    result = iamkeys("run", str(path), *smtp_args(smtp_plain))
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        "iamkeys: step list: aws.iam.list_access_keys ... ok",
+        f"Error: {path}: step 'email': if: {expected}, not true or false",
+    ]
+    assert smtp_plain.received == []
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 1}  # `after` did not run
+
+
+def test_a_condition_on_a_skipped_steps_output(alice: Any, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, """\
+        name: t
+        steps:
+          - {id: first, if: false, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+          - id: second
+            if: "{{ steps.first.output }}"
+            action: aws.iam.list_access_keys
+            with: {user_name: Alice}
+    """)
+    result = run_inproc(capsys, "run", str(path))
+    assert result.code == 2
+    assert result.stderr.splitlines() == [
+        "iamkeys: step first: aws.iam.list_access_keys ... skipped: if: false",
+        f"Error: {path}: step 'second': if: {{{{ steps.first.output }}}} is null, not true or "
+        "false",
+    ]
+    assert alice.stats()["total"] == 0
+
+
+def test_conditions_through_the_library_api(alice: Any, tmp_path: Path) -> None:
+    path = write(tmp_path, CONDITIONAL)
+    seen: list[tuple[str, str, str | None, str | None]] = []
+    outcome = workflow.execute(path, {"n": 2}, runtime=Runtime(connection=Connection()),
+                               on_step=lambda *report: seen.append(report))
+    assert outcome.outputs["list"] is None and outcome.outputs["email"] is None
+    assert outcome.output == outcome.outputs["fallback"]
+    assert outcome.skipped == {"list": "{{ inputs.n | int > 3 }} was false",
+                               "email": f"{EMAIL_IF} was false"}
+    assert seen == [("list", "aws.iam.list_access_keys", None, outcome.skipped["list"]),
+                    ("email", "email.send", None, outcome.skipped["email"]),
+                    ("fallback", "aws.iam.list_access_keys", None, None)]
+
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readmes_conditional_example_is_real(aws_env: Any, iam: Any, tmp_path: Path) -> None:
+    section = README.split("name: keys-if-any", 1)[1]
+    path = write(tmp_path, "name: keys-if-any" + section.split("```", 1)[0], "keys-if-any.yaml")
+    console = section.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    command, *stderr, stdout = console
+    iam.create_user(UserName="Bob")
+    args = command.removeprefix("$ iamkeys ").split()
+    result = iamkeys(*[str(path) if arg == "keys-if-any.yaml" else arg for arg in args],
+                     cwd=str(tmp_path))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == stderr
+    assert result.stdout == stdout + "\n"
+
+
+def test_the_docstrings_example_is_a_valid_workflow() -> None:
+    assert workflow.__doc__ is not None
+    example = workflow.__doc__.split("\n\n")[2]
+    loaded = workflow.parse(textwrap.dedent(example), source="doc")
+    assert [(s.id, s.condition is not None) for s in loaded.steps] == [("keys", False),
+                                                                       ("email", True)]
+    # With no `to`, the inputs alone decide the condition (false): the step's values, which
+    # would be refused (no address), are not checked.
+    planned = workflow.describe(workflow.plan(loaded, {"user_name": "Alice"}))
+    assert planned["steps"][1]["if"]["value"] is False
+    assert planned["steps"][1]["with"]["to"] == "{{ inputs.to }}"
+    planned = workflow.describe(workflow.plan(loaded, {"user_name": "Alice", "to": TO}))
+    assert planned["steps"][1]["if"]["waits_for"] == ["keys"]
+    assert planned["steps"][1]["with"]["to"] == TO
+
+
+OPTIONAL_EMAIL = """\
+    name: t
+    inputs:
+      to: {default: null}
+      n: {default: 1}
+    steps:
+      - {id: keys, action: aws.iam.list_access_keys, with: {user_name: Alice}}
+      - id: email
+        if: "{{ inputs.to is not none and steps.keys.output.AccessKeyMetadata | length > 0 }}"
+        action: email.send
+        with: {to: "{{ inputs.to }}", result: "{{ steps.keys.output }}"}
+"""
+
+
+def test_a_condition_the_inputs_alone_decide_is_decided_before_the_run(
+        alice: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, OPTIONAL_EMAIL)
+    result = run_inproc(capsys, "run", str(path))
+    assert result.code == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "iamkeys: step keys: aws.iam.list_access_keys ... ok",
+        "iamkeys: step email: email.send ... skipped: {{ inputs.to is not none and "
+        "steps.keys.output.AccessKeyMetadata | length > 0 }} was false",
+    ]
+    assert alice.stats()["by_action"] == {"ListAccessKeys": 1}
+    alice.reset(state=False)
+    # Given a `to`, the condition waits for the listing, and the address is checked first.
+    result = run_inproc(capsys, "run", str(path), "--input", "to=not an address")
+    assert_one_line_error(result, 2)
+    assert result.stderr == (f"Error: {path}: step 'email': parameter to: 'not an address' is "
+                             "not a plain e-mail address (local@domain)\n")
+    assert alice.stats()["total"] == 0
+    # Short of the output, `0 and ...` is 0 whatever the output: refused before the run.
+    path = write(tmp_path, OPTIONAL_EMAIL.replace("inputs.to is not none", "inputs.n")
+                 .replace("{default: 1}", "{default: 0}"))
+    result = run_inproc(capsys, "run", str(path), "--input", "to=a@example.com",
+                        "--outbox", str(tmp_path / "outbox"))
+    assert_one_line_error(result, 2)
+    assert result.stderr.endswith(" is the number 0, not true or false\n")
+    assert not (tmp_path / "outbox").exists()
+    assert alice.stats()["total"] == 0

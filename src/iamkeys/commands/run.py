@@ -59,9 +59,11 @@ def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> work
     return workflow.execute(reference, inputs, runtime=runtime, on_step=say_step)
 
 
-def say_step(step: str, action: str, missing: str | None = None) -> None:
-    """One progress line on stderr."""
-    warn(f"step {step}: {action} ... {'ok' if missing is None else 'incomplete: ' + missing}")
+def say_step(step: str, action: str, missing: str | None = None,
+             skipped: str | None = None) -> None:
+    """One progress line on stderr: ok, incomplete (what is missing) or skipped (why)."""
+    status = "ok" if missing is None else f"incomplete: {missing}"
+    warn(f"step {step}: {action} ... {status if skipped is None else 'skipped: ' + skipped}")
 
 
 def parse_inputs(values: tuple[str, ...]) -> dict[str, str]:
