@@ -10,7 +10,6 @@ A build that cannot reach the package registry fails these tests with the script
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -19,11 +18,11 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from project_scripts import load_script
 from seed_data import SEED_OUTPUT, create_seed_user
 from smtp_server import SmtpServer, closed_port, smtp_ca, smtp_plain  # noqa: F401 (fixtures)
 
@@ -39,17 +38,7 @@ DEV_PACKAGES = {"pytest", "_pytest", "xdist", "moto", "mypy", "ruff", "awscli", 
                 "botocore_stubs", "yaml_stubs", "pip", "setuptools", "wheel"}
 
 
-def _load_script() -> ModuleType:
-    """scripts/build_lambda.py as a module, for its constants."""
-    spec = importlib.util.spec_from_file_location("build_lambda", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["build_lambda"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build_lambda = _load_script()
+build_lambda = load_script("build_lambda")
 
 
 def this_machine() -> list[str]:
