@@ -1,7 +1,8 @@
 """Build the AWS Lambda deployment zip of iamkeys, reproducibly (run as `scripts/build-lambda`).
 
     scripts/build-lambda [--python-version 3.11|3.12|3.13]
-                         [--platform manylinux2014_x86_64|manylinux2014_aarch64] OUT.zip
+                         [--platform manylinux2014_x86_64|manylinux2014_aarch64] [--bytecode]
+                         OUT.zip
     scripts/build-lambda --update-lock
 
 The zip holds iamkeys' package files from src/ (with its package data) and the wheels of its
@@ -10,7 +11,8 @@ deploy/lambda-requirements.txt (pip --require-hashes), unpacked flat as Lambda w
 are sorted, dated SOURCE_DATE_EPOCH (default 1980-01-01) and given fixed modes, so the same
 sources, lock and target give the same bytes. Before anything is downloaded the lock is checked
 against pyproject.toml's [project].dependencies; after, pip's resolver checks on the locked wheels
-alone that they are exactly what those dependencies need on the target.
+alone that they are exactly what those dependencies need on the target. --bytecode adds
+hash-based .pyc files, compiled by the running interpreter, which must be the target's version.
 
 Runs on the standard library and pip (`python3 -m pip`); wheels are kept in .cache/lambda-wheels
 so that a second build needs no network. Errors are one line on stderr: exit 2 for bad arguments,
@@ -398,8 +400,55 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build(project: Project, lock: Path, target: Target, out: Path, cache: Path | None) -> None:
+# Run by the target's interpreter: compile every .py under a folder to hash-based .pyc files
+# (no timestamp inside) that Python never checks against the source: the zip is immutable.
+COMPILE = """
+import pathlib, py_compile, sys
+root = pathlib.Path(sys.argv[1])
+for path in sorted(root.rglob("*.py")):
+    relative = path.relative_to(root).as_posix()
+    try:
+        py_compile.compile(str(path), dfile=relative, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError as e:
+        sys.exit(f"cannot compile {relative}: {e.msg.strip().splitlines()[-1]}")
+"""
+
+
+def check_bytecode(target: Target) -> None:
+    """--bytecode needs the target's interpreter: .pyc files are specific to a Python version."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if running != target.python_version:
+        raise BuildError(f"--bytecode: needs Python {target.python_version} to run this script "
+                         f"(this is {running}); build without --bytecode", 2)
+
+
+def add_bytecode(files: dict[str, tuple[bytes, int]], target: Target, scratch: Path) -> None:
+    """Add __pycache__/*.pyc for every module, compiled by this interpreter (the target's).
+
+    Lambda's /var/task is read-only, so without them every cold start compiles what it imports.
+    PYTHONHASHSEED is fixed so that set constants are written in the same order every time.
+    """
+    root = scratch / "bytecode"
+    for name, (data, _) in files.items():
+        if name.endswith(".py"):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    done = subprocess.run([sys.executable, "-I", "-c", COMPILE, str(root)], capture_output=True,
+                          text=True, env=env)
+    if done.returncode != 0:
+        raise BuildError(f"--bytecode: {(done.stderr.strip().splitlines() or ['failed'])[-1]}")
+    for pyc in root.rglob("*.pyc"):
+        files[pyc.relative_to(root).as_posix()] = (pyc.read_bytes(), FILE_MODE)
+
+
+def build(project: Project, lock: Path, target: Target, out: Path, cache: Path | None, *,
+          bytecode: bool = False) -> None:
     """Check, download, verify, stage and write the zip; print its size and file count."""
+    if bytecode:
+        check_bytecode(target)
     pins = read_lock(lock)
     check_lock_names(project, pins, lock)
     with tempfile.TemporaryDirectory(prefix="build-lambda-") as scratch_name:
@@ -408,6 +457,8 @@ def build(project: Project, lock: Path, target: Target, out: Path, cache: Path |
         wheels = download(pins, lock, target, scratch / "wheels", cache)
         check_closure(project, pins, scratch / "wheels", target, scratch, lock)
         files = stage(project, wheels)
+        if bytecode:
+            add_bytecode(files, target, scratch)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_zip(files, out)
     size = out.stat().st_size
@@ -509,6 +560,8 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=CACHE, metavar="DIR",
                         help="where downloaded wheels are kept (default .cache/lambda-wheels)")
     parser.add_argument("--no-cache", action="store_true", help="download every wheel again")
+    parser.add_argument("--bytecode", action="store_true",
+                        help="add .pyc files (faster cold starts); needs the target's Python")
     parser.add_argument("--update-lock", action="store_true",
                         help="resolve the dependencies again and rewrite the lock, then stop")
     args = parser.parse_args(argv)
@@ -535,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             update_lock(project, args.lock)
         else:
             build(project, args.lock, Target(args.python_version, args.platform),
-                  Path(args.out).resolve(), None if args.no_cache else args.cache)
+                  Path(args.out).resolve(), None if args.no_cache else args.cache,
+                  bytecode=args.bytecode)
     except BuildError as e:
         sys.stderr.write(f"{PROG}: {e}\n")
         return e.exit_code

@@ -4,12 +4,14 @@ Built once per session (pip downloads the locked wheels the first time; .cache/l
 keeps them), unpacked into an empty folder, and run with `python -I -S -B`: no site-packages,
 nothing on sys.path but that folder and the standard library, no bytecode written (Lambda's
 /var/task is read-only). The handler runs there against the IAM emulator and a real SMTP server.
-A build that cannot reach the package registry fails these tests with the script's own line.
+The --bytecode variant is built too (twice, compared byte for byte) and run the same way. A
+build that cannot reach the package registry fails these tests with the script's own line.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -186,6 +188,40 @@ def test_the_same_sources_give_the_same_bytes(lambda_zip: Path, tmp_path: Path) 
     digest = hashlib.sha256(lambda_zip.read_bytes()).hexdigest()
     assert hashlib.sha256(again.read_bytes()).hexdigest() == digest
     assert done.stdout.strip().endswith(f"sha256 {digest}")
+
+
+def test_bytecode_is_reproducible_and_used(lambda_zip: Path, tmp_path: Path,
+                                           function_env: dict[str, str], aws_env: Any) -> None:
+    """--bytecode: a hash-based .pyc beside every module, the same bytes twice, and it runs."""
+    first, second = tmp_path / "first.zip", tmp_path / "second.zip"
+    for out in (first, second):
+        done = build(out, "--bytecode", *this_machine())
+        assert done.returncode == 0, done.stderr
+    assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(lambda_zip) as plain, zipfile.ZipFile(first) as compiled:
+        plain_names = set(plain.namelist())
+        pycs = set(compiled.namelist()) - plain_names
+        tag = sys.implementation.cache_tag
+        assert pycs == {f"{name.rpartition('/')[0]}/__pycache__/"
+                        f"{name.rpartition('/')[2][:-3]}.{tag}.pyc".lstrip("/")
+                        for name in plain_names if name.endswith(".py")}
+        for name in plain_names:
+            assert compiled.read(name) == plain.read(name), name
+        header = compiled.read(f"iamkeys/__pycache__/aws_lambda.{tag}.pyc")[:8]
+        # PEP 552: flags 0b01, a hash-based .pyc that is never checked against its source.
+        assert header[:4] == importlib.util.MAGIC_NUMBER
+        assert int.from_bytes(header[4:8], "little") == 0b01
+        folder = tmp_path / "var-task"
+        compiled.extractall(folder)
+    event = {"action": "aws.iam.list_access_keys", "with": {"user_name": "Alice"}}
+    assert invoke(folder, event, function_env) == SEED_OUTPUT
+
+
+def test_bytecode_needs_the_target_python(tmp_path: Path) -> None:
+    other = next(v for v in build_lambda.PYTHON_VERSIONS
+                 if v != f"{sys.version_info.major}.{sys.version_info.minor}")
+    _fails(build(tmp_path / "out.zip", "--bytecode", "--python-version", other), 2,
+           f"--bytecode: needs Python {other} to run this script")
 
 
 def test_entries_are_sorted_dated_and_moded(lambda_zip: Path) -> None:
