@@ -462,7 +462,8 @@ def build(project: Project, lock: Path, target: Target, out: Path, cache: Path |
         out.parent.mkdir(parents=True, exist_ok=True)
         write_zip(files, out)
     size = out.stat().st_size
-    sys.stdout.write(f"{out}: {size / 1e6:.1f} MB ({size} bytes), {len(files)} files, "
+    shown = os.path.relpath(out) if out.is_relative_to(Path.cwd()) else out
+    sys.stdout.write(f"{shown}: {size / 1e6:.1f} MB ({size} bytes), {len(files)} files, "
                      f"{target.label}, sha256 {sha256(out)}\n")
 
 

@@ -12,8 +12,10 @@ would send the Lambda function are compared with the contract in docs/deploy.md.
 from __future__ import annotations
 
 import importlib.resources
+import itertools
 import json
 import re
+import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,6 +251,7 @@ def test_the_secret_and_the_sender_are_exactly_the_parameters() -> None:
     ses = _statement("central.yaml", "FunctionRole", "SendAsTheSender")
     assert ses.resources()[0] == {"Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:"
                                              "${AWS::AccountId}:identity/${MailFrom}"}
+    assert ses.body["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "MailFrom"}}}
     assume = _statement("central.yaml", "FunctionRole", "AssumeTheMemberRoles")
     assert assume.body["Condition"] == {"Fn::If": [
         "HasOrganizationId", {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}},
@@ -560,3 +563,121 @@ def test_a_partial_inventory_fails_the_run_after_the_report(definition: dict[str
     data = {"merged": {"Errors": 2, "OutputUri": "s3://b/runs/run-1/inventory.json"}}
     assert _path(failure["CausePath"], data, CONTEXT) == (
         "2 item(s) could not be listed; see Errors in s3://b/runs/run-1/inventory.json")
+
+
+# --- docs/deploy.md keeps step with the templates --------------------------------------------
+
+DOCS = ROOT / "docs" / "deploy.md"
+TEMPLATE_FILES = {"deploy/central.yaml": CENTRAL, "deploy/member.yaml": MEMBER}
+EVENT_KEYS = {"action", "with", "workflow", "inputs", "input_uri", "output_uri", "output_prefix"}
+
+
+def _commands() -> list[list[str]]:
+    """Every command line of the doc's sh blocks, continuation lines joined, comments dropped."""
+    lines: list[str] = []
+    for block in re.findall(r"```sh\n(.*?)```", DOCS.read_text(), re.S):
+        lines.extend(re.sub(r"\\\n\s*", " ", block).splitlines())
+    return [shlex.split(line, comments=True) for line in lines if line.strip()]
+
+
+def _option(words: list[str], name: str) -> str | None:
+    return words[words.index(name) + 1] if name in words else None
+
+
+def _values(words: list[str], name: str) -> list[str]:
+    """The words after option `name`, up to the next option."""
+    if name not in words:
+        return []
+    rest = words[words.index(name) + 1:]
+    return list(itertools.takewhile(lambda word: not word.startswith("--"), rest))
+
+
+@dataclass(frozen=True)
+class StackCommand:
+    """One `aws cloudformation` command of the doc: its verb, template and parameter names."""
+
+    verb: str
+    template: str
+    parameters: tuple[str, ...]
+    capabilities: tuple[str, ...]
+
+
+def stack_commands() -> list[StackCommand]:
+    """The doc's `aws cloudformation` commands that name parameters or a template."""
+    by_name: dict[str, str] = {}
+    found = []
+    for words in _commands():
+        if words[:2] != ["aws", "cloudformation"] or len(words) < 3:
+            continue
+        verb = words[2]
+        name = _option(words, "--stack-name") or _option(words, "--stack-set-name")
+        template = _option(words, "--template-file") or (
+            _option(words, "--template-body") or "").removeprefix("file://")
+        if template and name:
+            by_name.setdefault(name, template)
+        template = template or by_name.get(name or "", "")
+        parameters = [word.split("=", 1)[0] for word in _values(words, "--parameter-overrides")]
+        parameters += [re.match(r"ParameterKey=([^,]+)", word).group(1)  # type: ignore[union-attr]
+                       for word in _values(words, "--parameters")]
+        if template or parameters:
+            assert template, f"no template known for {' '.join(words[:4])}"
+            found.append(StackCommand(verb, template, tuple(parameters),
+                                      tuple(_values(words, "--capabilities"))))
+    return found
+
+
+def test_the_doc_deploys_both_templates() -> None:
+    verbs = {(c.verb, c.template) for c in stack_commands()}
+    assert {("deploy", "deploy/central.yaml"), ("create-stack-set", "deploy/member.yaml"),
+            ("create-stack-instances", "deploy/member.yaml"),
+            ("update-stack-set", "deploy/member.yaml")} <= verbs
+
+
+@pytest.mark.parametrize("command", stack_commands(), ids=lambda c: f"{c.verb}:{c.template}")
+def test_every_parameter_in_the_doc_exists(command: StackCommand) -> None:
+    template = TEMPLATE_FILES[command.template]
+    assert set(command.parameters) <= set(template["Parameters"]), command
+    assert len(set(command.parameters)) == len(command.parameters)
+    if command.verb in ("deploy", "create-stack-set", "update-stack-set"):
+        named = any("RoleName" in r.get("Properties", {}) for r in template["Resources"].values())
+        assert command.capabilities == (
+            ("CAPABILITY_NAMED_IAM",) if named else ("CAPABILITY_IAM",)), command
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATE_FILES))
+def test_the_first_deploy_gives_every_parameter_without_a_default(path: str) -> None:
+    template = TEMPLATE_FILES[path]
+    required = {name for name, p in template["Parameters"].items() if "Default" not in p}
+    [first, *_] = [c for c in stack_commands() if c.template == path
+                   and c.verb in ("deploy", "create-stack-set")]
+    assert required and required <= set(first.parameters)
+
+
+def test_a_stack_set_update_names_every_parameter() -> None:
+    """update-stack-set resets each parameter it does not name to its default."""
+    for command in stack_commands():
+        if command.verb == "update-stack-set":
+            assert set(command.parameters) == set(TEMPLATE_FILES[command.template]["Parameters"])
+
+
+def test_the_parameter_table_lists_every_central_parameter() -> None:
+    table = re.search(r"\| Parameter \| Default \| Meaning \|\n(.*?)\n\n", DOCS.read_text(), re.S)
+    assert table is not None
+    listed = {name for row in table.group(1).splitlines()
+              for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+    assert listed == set(CENTRAL["Parameters"])
+
+
+def test_the_outputs_the_doc_reads_exist() -> None:
+    used = set(re.findall(r"OutputKey=='(\w+)'", DOCS.read_text()))
+    assert used == {"ExecutionRoleArn", "FunctionName", "StateMachineArn"}
+    assert used <= set(CENTRAL["Outputs"])
+
+
+def test_the_doc_s_events_are_events() -> None:
+    payloads = [_option(words, "--payload") for words in _commands() if "--payload" in words]
+    blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(), re.S)
+    events = [json.loads(text) for text in [*payloads, *blocks] if text]
+    assert len(events) >= 3
+    for event in events:
+        assert set(event) <= EVENT_KEYS and ("action" in event) != ("workflow" in event), event
