@@ -242,13 +242,7 @@ def download(pins: Sequence[Pin], lock: Path, target: Target, dest: Path, cache:
     base = ["download", "--no-deps", "--require-hashes", "-r", str(lock), "-d", str(dest),
             *target.pip_options()]
     what = f"downloading the locked wheels for {target.label} (is the package registry reachable?)"
-    try:
-        if cache is None or not cache.is_dir():
-            raise BuildError("no cache")
-        pip([*base, "--no-index", "--find-links", str(cache)], what=what)
-    except BuildError:
-        for stale in dest.iterdir():
-            stale.unlink()
+    if not (cache is not None and cache.is_dir() and _offline(base, cache, dest, what)):
         pip(base, what=what)
     wheels = {normalize(path.name.split("-")[0]): path for path in dest.glob("*.whl")}
     pinned = {pin.name for pin in pins}
@@ -261,6 +255,17 @@ def download(pins: Sequence[Pin], lock: Path, target: Target, dest: Path, cache:
             if not (cache / path.name).exists():
                 shutil.copyfile(path, cache / path.name)
     return wheels
+
+
+def _offline(base: Sequence[str], cache: Path, dest: Path, what: str) -> bool:
+    """Whether the cache alone had every locked wheel (hashes checked by pip all the same)."""
+    try:
+        pip([*base, "--no-index", "--find-links", str(cache)], what=what)
+    except BuildError:
+        for partial in dest.iterdir():
+            partial.unlink()
+        return False
+    return True
 
 
 def check_closure(project: Project, pins: Sequence[Pin], wheels_dir: Path, target: Target,
