@@ -35,9 +35,10 @@ import boto3
 import pytest
 
 from cli_runner import Result, assert_one_line_error, iamkeys
+from filesystems import fill, read_only, small_fs
 from smtp_server import CutOffSmtp, SmtpServer, smtp_ca, smtp_plain
 
-__all__ = ["smtp_ca", "smtp_plain"]
+__all__ = ["small_fs", "smtp_ca", "smtp_plain"]
 
 pytestmark = pytest.mark.faults
 
@@ -668,39 +669,6 @@ def assert_mail_failed(result: Result, *needles: str) -> None:
     assert "Traceback" not in result.stderr and result.stdout == ""
     for needle in needles:
         assert needle in lines[1], (needle, lines[1])
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs of our own (mounting needs root); skipped where it cannot be mounted."""
-    mount = tmp_path / "fs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
-                           str(mount)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
-
-
-def read_only(mount: Path) -> None:
-    """Remount our tmpfs read-only."""
-    done = subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot remount read-only: {done.stderr.strip()}")
-
-
-def fill(directory: Path) -> None:
-    """Write until the file system is full."""
-    with (directory / "filler").open("wb", buffering=0) as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 4096)
-        except OSError as e:
-            assert e.errno == 28  # ENOSPC
 
 
 def test_outbox_on_a_full_file_system(alice: list[dict[str, str]], aws_env: Any,

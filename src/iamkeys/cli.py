@@ -6,7 +6,9 @@ Commands live in `iamkeys.commands.*` and are imported only when invoked, so tha
 
 from __future__ import annotations
 
+import errno
 import importlib
+import io
 import os
 import sys
 import traceback
@@ -157,8 +159,17 @@ class _Guarded:
         self._label = label
 
     def write(self, data: Any) -> int:
+        """Write all of `data`, or raise OutputError."""
         try:
-            return int(self._stream.write(data))
+            if not isinstance(self._stream, io.TextIOBase):
+                _write_all(self._stream, data)
+                return len(data)
+            binary = getattr(self._stream, "buffer", None)
+            if binary is None or not isinstance(data, str):  # a StringIO; or bytes: TypeError
+                return int(self._stream.write(data))
+            self._stream.flush()
+            _write_all(binary, data.encode(self._stream.encoding, self._stream.errors or "strict"))
+            return len(data)
         except OSError as e:
             raise OutputError(self._label, e, stream=self._stream) from e
 
@@ -181,12 +192,23 @@ class _Guarded:
         return getattr(self._stream, name)
 
 
+def _write_all(binary: Any, data: bytes) -> None:
+    """Write every byte: when a pipe's reader goes away or a disk fills up mid-write, write(2)
+    takes part of the data and the next call fails, but a TextIOWrapper ignores the short count
+    and drops the rest without a word (even buffered, for writes larger than the buffer)."""
+    view = memoryview(data)
+    while view:
+        written = binary.write(view)
+        if not written:  # None: a non-blocking stream that cannot take more now
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        view = view[written:]
+
+
 def write_file(path: str, text: str) -> None:
     """Write an output file (`--out FILE`); a failure is an OutputError naming the file."""
-    from pathlib import Path
-
     try:
-        Path(path).write_text(text, encoding="utf-8")
+        with open(path, "wb") as file:
+            _write_all(file, text.encode("utf-8"))
     except OSError as e:
         raise OutputError(path, e) from e
 
