@@ -35,9 +35,10 @@ import boto3
 import pytest
 
 from cli_runner import Result, assert_one_line_error, iamkeys
+from filesystems import fill, read_only, small_fs
 from smtp_server import CutOffSmtp, SmtpServer, smtp_ca, smtp_plain
 
-__all__ = ["smtp_ca", "smtp_plain"]
+__all__ = ["small_fs", "smtp_ca", "smtp_plain"]
 
 pytestmark = pytest.mark.faults
 
@@ -594,14 +595,16 @@ def test_inventory_workflow_mails_a_partial_result_and_exits_3(account: Truth, a
     done = run(aws_env, "run", "inventory-findings-email", "--input", "to=secops@example.com",
                "--outbox", str(outbox), *FAST, env=MAIL_CLEAN)
     assert done.result.code == 3
+    [sent] = outbox.glob("*.eml")
+    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
     assert done.result.stderr.splitlines() == [
         "iamkeys: step inventory: aws.iam.inventory ... incomplete: 1 item(s) could not be "
         "listed; see Errors in the output",
         "iamkeys: step email: email.send ... ok",
+        f"iamkeys: step email: wrote {sent} (to secops@example.com: {message['Subject']!r}); "
+        "not sent: no SMTP host or SES configured",
         "Error: step inventory: 1 item(s) could not be listed; see Errors in the output"]
-    [sent] = outbox.glob("*.eml")
-    message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
     assert str(message["Subject"]).endswith("(incomplete)")
     document = json.loads(attachment(message, "access-keys.json"))
     assert [(e["UserName"], e["Operation"], e["Code"]) for e in document["Errors"]] == [
@@ -668,39 +671,6 @@ def assert_mail_failed(result: Result, *needles: str) -> None:
     assert "Traceback" not in result.stderr and result.stdout == ""
     for needle in needles:
         assert needle in lines[1], (needle, lines[1])
-
-
-@pytest.fixture
-def small_fs(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs of our own (mounting needs root); skipped where it cannot be mounted."""
-    mount = tmp_path / "fs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs",
-                           str(mount)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
-
-
-def read_only(mount: Path) -> None:
-    """Remount our tmpfs read-only."""
-    done = subprocess.run(["mount", "-o", "remount,ro", str(mount)], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        pytest.skip(f"cannot remount read-only: {done.stderr.strip()}")
-
-
-def fill(directory: Path) -> None:
-    """Write until the file system is full."""
-    with (directory / "filler").open("wb", buffering=0) as filler:
-        try:
-            while True:
-                filler.write(b"\0" * 4096)
-        except OSError as e:
-            assert e.errno == 28  # ENOSPC
 
 
 def test_outbox_on_a_full_file_system(alice: list[dict[str, str]], aws_env: Any,

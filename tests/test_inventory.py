@@ -407,11 +407,13 @@ def test_table_lists_each_key(two_users: dict[str, list[str]]) -> None:
     assert "'=cmd" not in result.stdout and "=cmd" in result.stdout  # no CSV quoting here
 
 
-def test_out_writes_the_file_and_nothing_to_stdout(two_users: dict[str, list[str]],
+def test_out_writes_the_file_and_says_so_on_stderr(two_users: dict[str, list[str]],
                                                    tmp_path: Path) -> None:
     target = tmp_path / "inventory.html"
     result = iamkeys("inventory", "--output", "html", "--out", str(target))
-    assert (result.code, result.stdout, result.stderr) == (0, "", "")
+    assert (result.code, result.stdout) == (0, "")
+    assert result.stderr == (f"iamkeys: wrote {target}: html inventory of 1 account, 2 users, "
+                             "3 keys, 2 findings, 0 errors\n")
     page = target.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.count('<tr class="key') == 3
 
@@ -551,10 +553,13 @@ def test_inventory_findings_email_workflow(two_users: dict[str, list[str]],
     result = iamkeys("run", "inventory-findings-email", "--input", "to=sec@example.com",
                      "--input", "max_unused=400", "--outbox", str(outbox))
     assert result.code == 0, result.stderr
-    assert result.stderr.splitlines() == ["iamkeys: step inventory: aws.iam.inventory ... ok",
-                                          "iamkeys: step email: email.send ... ok"]
     [sent] = outbox.glob("*.eml")
     message = email.message_from_bytes(sent.read_bytes(), policy=policy.default)
+    assert result.stderr.splitlines() == [
+        "iamkeys: step inventory: aws.iam.inventory ... ok",
+        "iamkeys: step email: email.send ... ok",
+        f"iamkeys: step email: wrote {sent} (to sec@example.com: {message['Subject']!r}); "
+        "not sent: no SMTP host or SES configured"]
     assert message["To"] == "sec@example.com"
     attachments = {part.get_filename(): part.get_content() for part in message.iter_attachments()}
     document = json.loads(attachments["access-keys.json"])

@@ -6,12 +6,14 @@ Commands live in `iamkeys.commands.*` and are imported only when invoked, so tha
 
 from __future__ import annotations
 
+import errno
 import importlib
+import io
 import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import IO, Any, TextIO, TypeVar, cast
 
 import click
 
@@ -23,6 +25,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # click >= 8.2 raises this for a bare `iamkeys`; older versions print help themselves.
 _NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
     click.exceptions, "NoArgsIsHelpError", click.exceptions.UsageError)
+
+# What a shell reports for a process ended by SIGPIPE (128 + 13): `iamkeys ... | head -1`.
+EXIT_CLOSED_PIPE = 141
 
 COMMANDS = {
     "demo": "iamkeys.commands.demo",
@@ -126,11 +131,117 @@ def one_line(text: str) -> str:
     return CONTROL_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
+class OutputError(IamKeysError):
+    """stdout, stderr or an output file could not be written: a full disk, a closed pipe."""
+
+    def __init__(self, destination: str, error: OSError, *, stream: IO[Any] | None = None
+                 ) -> None:
+        self.destination = destination
+        self.error = error
+        self.stream = stream  # the standard stream that failed; None for a file
+        super().__init__(f"cannot write output: {destination}: {error.strerror or error}")
+
+    @property
+    def closed_pipe(self) -> bool:
+        """The reader went away (`| head -1`): not a failure to report."""
+        return isinstance(self.error, BrokenPipeError)
+
+
+class _Guarded:
+    """A standard stream whose failed writes and flushes raise OutputError naming it.
+
+    Installed as sys.stdout and sys.stderr for the run, so that click's help and version, every
+    command's output and every message fail inside the error boundary, not at interpreter exit.
+    """
+
+    def __init__(self, stream: Any, label: str) -> None:
+        self._stream = stream
+        self._label = label
+
+    def write(self, data: Any) -> int:
+        """Write all of `data`, or raise OutputError."""
+        try:
+            if not isinstance(self._stream, io.TextIOBase):
+                _write_all(self._stream, data)
+                return len(data)
+            binary = getattr(self._stream, "buffer", None)
+            if binary is None or not isinstance(data, str):  # a StringIO; or bytes: TypeError
+                return int(self._stream.write(data))
+            self._stream.flush()
+            _write_all(binary, data.encode(self._stream.encoding, self._stream.errors or "strict"))
+            return len(data)
+        except OSError as e:
+            raise OutputError(self._label, e, stream=self._stream) from e
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as e:
+            raise OutputError(self._label, e, stream=self._stream) from e
+
+    @property
+    def buffer(self) -> _Guarded:
+        """The binary stream underneath, guarded the same way."""
+        return _Guarded(self._stream.buffer, self._label)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _write_all(binary: Any, data: bytes) -> None:
+    """Write every byte: when a pipe's reader goes away or a disk fills up mid-write, write(2)
+    takes part of the data and the next call fails, but a TextIOWrapper ignores the short count
+    and drops the rest without a word (even buffered, for writes larger than the buffer)."""
+    view = memoryview(data)
+    while view:
+        written = binary.write(view)
+        if not written:  # None: a non-blocking stream that cannot take more now
+            raise BlockingIOError(errno.EAGAIN, os.strerror(errno.EAGAIN))
+        view = view[written:]
+
+
+def write_file(path: str, text: str) -> None:
+    """Write an output file (`--out FILE`); a failure is an OutputError naming the file."""
+    try:
+        with open(path, "wb") as file:
+            _write_all(file, text.encode("utf-8"))
+    except OSError as e:
+        raise OutputError(path, e) from e
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; expected failures print one line on stderr and return their exit code."""
+    """Run the CLI; expected failures print one line on stderr and return their exit code.
+
+    Every write to stdout and stderr happens, and is flushed, inside this boundary: output that
+    cannot be written is one line and exit 1, a reader that closed the pipe ends the run quietly
+    with exit 141; never a traceback or a second failure at interpreter exit.
+    """
+    streams = sys.stdout, sys.stderr
+    sys.stdout = _guard(sys.stdout, "stdout")
+    sys.stderr = _guard(sys.stderr, "stderr")
+    try:
+        code = _run(argv)
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        return code
+    except OutputError as e:
+        return _output_failed(e, streams[1])
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """The command, with each expected failure translated into one line and its exit code."""
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="iamkeys",
                  standalone_mode=False)
+    except OutputError:
+        raise
     except InputError as e:
         click.echo(one_line(redact.text(fail_input(e))), err=True)
         return e.exit_code
@@ -149,12 +260,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    except BrokenPipeError:
-        return 141
     except Exception:  # a bug, or an environment we did not foresee: the traceback, masked
         click.echo(redact.text(traceback.format_exc()), err=True, nl=False)
         return 1
     return 0
+
+
+def _guard(stream: TextIO | None, label: str) -> TextIO | None:
+    """`stream` behind a _Guarded; None stays None (no such stream, e.g. `>&-`)."""
+    return None if stream is None else cast(TextIO, _Guarded(stream, label))
+
+
+def _output_failed(error: OutputError, stderr: TextIO | None) -> int:
+    """After a failed write: silence the stream, then one line on stderr, or none for a reader
+    that closed the pipe (as Unix tools do) or when stderr itself failed."""
+    _silence(error.stream)
+    if error.closed_pipe:
+        return EXIT_CLOSED_PIPE
+    stderr_failed = error.stream is not None and error.destination == "stderr"
+    if stderr is not None and not stderr_failed:
+        try:
+            stderr.write(one_line(redact.text(f"Error: {error}")) + "\n")
+            stderr.flush()
+        except OSError:
+            _silence(stderr)
+    return error.exit_code
+
+
+def _silence(stream: IO[Any] | None) -> None:
+    """Point a failed standard stream at /dev/null: what it still buffers is flushed there at
+    interpreter exit instead of failing again ("Exception ignored ... OSError", exit 120), as
+    the Python docs' Note on SIGPIPE recommends:
+    https://docs.python.org/3/library/signal.html#note-on-sigpipe"""
+    try:
+        fd = stream.fileno() if stream is not None else -1
+    except (OSError, ValueError):  # not a file (a test's capture), or already closed
+        return
+    if fd < 0:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,13 +6,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import click
 
 from .. import aws, params, serialize
-from ..cli import aws_options, connection_from_options, warn
-from ..errors import FindingsError, IamKeysError, PartialResultError
+from ..cli import aws_options, connection_from_options, warn, write_file
+from ..errors import FindingsError, PartialResultError
 from ..findings import RULES
 from ..inventory import DEFAULT_ROLE_NAME, InventoryRequest, Progress, run
 from ..model import Inventory
@@ -70,6 +69,8 @@ def command(accounts: str | None, organization: bool, role_name: str, external_i
     with _progress() as hook:
         inv = run(request, connection=connection, progress=hook)
     _write(render(inv, fmt), target)
+    if target is not None:
+        warn(f"wrote {target}: {fmt} inventory of {written(inv)}")
     _conclude(inv, fmt, fail_on_findings)
 
 
@@ -118,11 +119,16 @@ def _write(text: str, target: str | None) -> None:
     """The output to stdout, or to the file named by --out."""
     if target is None:
         click.echo(text, nl=False)
-        return
-    try:
-        Path(target).write_text(text, encoding="utf-8")
-    except OSError as e:
-        raise IamKeysError(f"cannot write {target!r}: {e.strerror}") from e
+    else:
+        write_file(target, text)
+
+
+def written(inv: Inventory) -> str:
+    """What an inventory holds, for the line that names the file written: "3 accounts, 120
+    users, 200 keys, 14 findings, 0 errors"."""
+    counts = ((len(inv.accounts), "account"), (inv.users, "user"), (len(inv.keys), "key"),
+              (inv.findings, "finding"), (len(inv.errors), "error"))
+    return ", ".join(f"{n} {word}{'s' * (n != 1)}" for n, word in counts)
 
 
 def _conclude(inv: Inventory, fmt: str, fail_on_findings: bool) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .. import aws, params, serialize
@@ -56,8 +54,7 @@ def _print(results: tuple[Listing, ...], fmt: str, raw_xml: bool) -> None:
     """Write the results to stdout in the chosen format."""
     if raw_xml:
         pages = [page for result in results for page in result.raw_pages]
-        sys.stdout.buffer.write(b"\n".join(pages))
-        sys.stdout.buffer.flush()
+        click.echo(b"\n".join(pages), nl=False)
         return
     if fmt == "json":
         click.echo(serialize.dumps(serialize.listings(results)), nl=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -11,6 +12,7 @@ from .. import aws, serialize, workflow
 from ..actions import Runtime
 from ..cli import aws_options, connection_from_options, warn
 from ..errors import InputError, PartialResultError
+from ..mail import Delivery
 from .send_email import mail_options, settings_from_options
 
 
@@ -55,8 +57,19 @@ def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host
 
 
 def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> workflow.Outcome:
-    """Load, plan and run with a progress line per step: `iamkeys run` and `iamkeys demo`."""
-    return workflow.execute(reference, inputs, runtime=runtime, on_step=say_step)
+    """Load, plan and run with a progress line per step, then a line per .eml file an email
+    step wrote: `iamkeys run` and `iamkeys demo`."""
+    email_steps: list[str] = []
+
+    def on_step(step: str, action: str, missing: str | None = None) -> None:
+        say_step(step, action, missing)
+        if action == "email.send":
+            email_steps.append(step)
+
+    outcome = workflow.execute(reference, inputs, runtime=runtime, on_step=on_step)
+    for step in email_steps:
+        say_outbox(step, outcome.outputs[step])
+    return outcome
 
 
 def say_step(step: str, action: str, missing: str | None = None,
@@ -64,6 +77,16 @@ def say_step(step: str, action: str, missing: str | None = None,
     """One progress line on stderr: ok, incomplete (what is missing) or skipped (why)."""
     status = "ok" if missing is None else f"incomplete: {missing}"
     warn(f"step {step}: {action} ... {status if skipped is None else 'skipped: ' + skipped}")
+
+
+def say_outbox(step: str, sent: Any) -> None:
+    """The line `iamkeys send-email` prints, when an email step wrote its message to the outbox:
+    a scheduled run's log names the file."""
+    if isinstance(sent, Mapping) and sent.get("Transport") == "outbox":
+        delivery = Delivery(transport="outbox", message_id=sent["MessageId"],
+                            recipients=tuple(sent["Recipients"]), subject=sent["Subject"],
+                            detail=sent["Detail"], attachments=tuple(sent["Attachments"]))
+        warn(f"step {step}: {delivery.summary()}")
 
 
 def parse_inputs(values: tuple[str, ...]) -> dict[str, str]:
