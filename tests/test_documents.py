@@ -18,6 +18,7 @@ from iamkeys.model import (
     AccountFinding,
     AccountScan,
     DeletedDuringRun,
+    Delivery,
     Finding,
     Inventory,
     InventoryError,
@@ -157,3 +158,10 @@ def test_the_streamed_inventory_is_the_same_text(inv: Inventory) -> None:
     out = io.StringIO()
     serialize.write(serialize.inventory_stream(inv), out)
     assert out.getvalue() == serialize.dumps(serialize.inventory(inv))
+
+
+@given(st.builds(Delivery, transport=st.sampled_from(["smtp", "ses", "outbox"]),
+                 message_id=texts, recipients=st.lists(texts, max_size=3).map(tuple),
+                 subject=texts, detail=texts, attachments=st.lists(texts, max_size=2).map(tuple)))
+def test_every_delivery_reads_back_as_written(sent: Delivery) -> None:
+    assert documents.delivery(serialize.delivery(sent)) == sent

@@ -26,6 +26,7 @@ from .model import (
     AccountFinding,
     AccountScan,
     DeletedDuringRun,
+    Delivery,
     Finding,
     Inventory,
     InventoryError,
@@ -94,6 +95,24 @@ def inventory(document: Any) -> Inventory:
         raise _invalid("expected an inventory (Keys, Errors, Summary), got a List Access Keys "
                        "result")
     return parsed
+
+
+def delivery(document: Any) -> Delivery:
+    """What email.send reports (serialize.delivery): the transport, the server's answer, and
+    what was sent."""
+    _check_shape(document)
+    sent = _Members(document, "")
+    return Delivery(transport=sent.text("Transport"), message_id=sent.text("MessageId"),
+                    recipients=tuple(_texts(sent, "Recipients")), subject=sent.text("Subject"),
+                    detail=sent.text("Detail"), attachments=tuple(_texts(sent, "Attachments")))
+
+
+def _texts(parent: _Members, name: str) -> list[str]:
+    """An array of strings."""
+    values = parent.array(name)
+    if not all(isinstance(value, str) for value in values):
+        raise _invalid(f"{parent.where(name)} must hold strings")
+    return values
 
 
 def _check_shape(document: Any) -> None:

@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 
-from .. import aws, serialize, workflow
+from .. import aws, documents, serialize, workflow
 from ..actions import Runtime
 from ..cli import aws_options, connection_from_options, warn
 from ..errors import InputError, PartialResultError
-from ..mail import Delivery
 from .send_email import mail_options, settings_from_options
 
 
@@ -61,9 +60,10 @@ def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> work
     step wrote: `iamkeys run` and `iamkeys demo`."""
     email_steps: list[str] = []
 
-    def on_step(step: str, action: str, missing: str | None = None) -> None:
-        say_step(step, action, missing)
-        if action == "email.send":
+    def on_step(step: str, action: str, missing: str | None = None,
+                skipped: str | None = None) -> None:
+        say_step(step, action, missing, skipped)
+        if action == "email.send" and skipped is None:
             email_steps.append(step)
 
     outcome = workflow.execute(reference, inputs, runtime=runtime, on_step=on_step)
@@ -82,10 +82,8 @@ def say_step(step: str, action: str, missing: str | None = None,
 def say_outbox(step: str, sent: Any) -> None:
     """The line `iamkeys send-email` prints, when an email step wrote its message to the outbox:
     a scheduled run's log names the file."""
-    if isinstance(sent, Mapping) and sent.get("Transport") == "outbox":
-        delivery = Delivery(transport="outbox", message_id=sent["MessageId"],
-                            recipients=tuple(sent["Recipients"]), subject=sent["Subject"],
-                            detail=sent["Detail"], attachments=tuple(sent["Attachments"]))
+    delivery = documents.delivery(sent)
+    if delivery.transport == "outbox":
         warn(f"step {step}: {delivery.summary()}")
 
 
