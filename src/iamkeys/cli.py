@@ -12,7 +12,8 @@ import io
 import os
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import IO, Any, TextIO, TypeVar, cast
 
 import click
@@ -204,13 +205,45 @@ def _write_all(binary: Any, data: bytes) -> None:
         view = view[written:]
 
 
-def write_file(path: str, text: str) -> None:
-    """Write an output file (`--out FILE`); a failure is an OutputError naming the file."""
+@contextmanager
+def output_to(path: str | None) -> Iterator[IO[str]]:
+    """Where a command writes a large output piece by piece: stdout, or the file `--out` names.
+    Writes are gathered into 64 KiB chunks; a failure is an OutputError naming the file."""
+    if path is None:
+        chunks = _Chunked(sys.stdout.write)
+        yield cast(IO[str], chunks)
+        chunks.flush()
+        return
     try:
-        with open(path, "wb") as file:
-            _write_all(file, text.encode("utf-8"))
+        with open(path, "wb", buffering=0) as file:
+            chunks = _Chunked(lambda text: _write_all(file, text.encode("utf-8")))
+            yield cast(IO[str], chunks)
+            chunks.flush()
     except OSError as e:
         raise OutputError(path, e) from e
+
+
+class _Chunked:
+    """A text sink that hands its writer one chunk of at least 64 KiB at a time."""
+
+    def __init__(self, sink: Callable[[str], object]) -> None:
+        self._sink = sink
+        self._parts: list[str] = []
+        self._size = 0
+
+    def write(self, text: str) -> int:
+        """Keep `text`; pass the chunk on once it is large enough."""
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= 1 << 16:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        """Pass on what is kept."""
+        if self._parts:
+            text, self._parts, self._size = "".join(self._parts), [], 0
+            self._sink(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

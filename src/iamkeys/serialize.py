@@ -186,14 +186,12 @@ def inventory_summary(inv: Inventory) -> dict[str, Any]:
 
 
 def inventory_rows(inv: Inventory,
-                   columns: Sequence[str] = INVENTORY_COLUMNS) -> list[list[Any]]:
-    """One row per key, cells in `columns` order (CSV and table output)."""
-    rows = []
+                   columns: Sequence[str] = INVENTORY_COLUMNS) -> Iterator[list[Any]]:
+    """One row per key, cells in `columns` order (CSV and table output), made one at a time."""
     for key in inv.keys:
         record = inventory_key(key, inv.generated_at)
         record["Findings"] = " ".join(record["Findings"])
-        rows.append([record[column] for column in columns])
-    return rows
+        yield [record[column] for column in columns]
 
 
 # --- mail ----------------------------------------------------------------------------------

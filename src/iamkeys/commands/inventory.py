@@ -6,11 +6,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from typing import IO
 
 import click
 
 from .. import aws, params, serialize
-from ..cli import aws_options, connection_from_options, warn, write_file
+from ..cli import aws_options, connection_from_options, output_to, warn
 from ..errors import FindingsError, PartialResultError
 from ..findings import RULES
 from ..inventory import DEFAULT_ROLE_NAME, InventoryRequest, Progress, run
@@ -68,27 +69,30 @@ def command(accounts: str | None, organization: bool, role_name: str, external_i
         region=aws.known_region(region))
     with _progress() as hook:
         inv = run(request, connection=connection, progress=hook)
-    _write(render(inv, fmt), target)
+    with output_to(target) as stream:
+        write(inv, fmt, stream)
     if target is not None:
         warn(f"wrote {target}: {fmt} inventory of {written(inv)}")
     _conclude(inv, fmt, fail_on_findings)
 
 
-def render(inv: Inventory, fmt: str) -> str:
-    """The inventory in one of the output formats."""
+def write(inv: Inventory, fmt: str, stream: IO[str]) -> None:
+    """The inventory in one of the output formats; JSON and CSV are written record by record,
+    so the whole document is never in memory at once."""
     if fmt == "json":
-        return serialize.dumps(serialize.inventory(inv))
-    if fmt == "html":
-        from ..render.report import report_html
-
-        return report_html(inv)
-    from ..render.tabular import csv_text, table_text
+        serialize.write(serialize.inventory_stream(inv), stream)
+        return
+    from ..render.tabular import table_text, write_csv
 
     if fmt == "csv":
-        return csv_text(serialize.INVENTORY_COLUMNS, serialize.inventory_rows(inv))
-    columns = serialize.INVENTORY_TABLE_COLUMNS
-    return table_text(columns, serialize.inventory_rows(inv, columns))
+        write_csv(serialize.INVENTORY_COLUMNS, serialize.inventory_rows(inv), stream)
+    elif fmt == "html":
+        from ..render.report import report_html
 
+        stream.write(report_html(inv))
+    else:
+        columns = serialize.INVENTORY_TABLE_COLUMNS
+        stream.write(table_text(columns, serialize.inventory_rows(inv, columns)))
 
 
 @contextmanager
@@ -113,14 +117,6 @@ def _progress() -> Iterator[Callable[[Progress], None] | None]:
 
     with bar:
         yield hook
-
-
-def _write(text: str, target: str | None) -> None:
-    """The output to stdout, or to the file named by --out."""
-    if target is None:
-        click.echo(text, nl=False)
-    else:
-        write_file(target, text)
 
 
 def written(inv: Inventory) -> str:

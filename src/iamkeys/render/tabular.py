@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
+from typing import IO
 
 # Spreadsheet programs evaluate cells that begin with these (OWASP, "CSV Injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -19,10 +20,15 @@ def safe_cell(value: object) -> str:
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """RFC 4180 CSV with a header row; every cell neutralised against formula injection."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    write_csv(header, rows, out)
+    return out.getvalue()
+
+
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]], stream: IO[str]) -> None:
+    """The same CSV as `csv_text`, written row by row as `rows` yields them."""
+    writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow([safe_cell(h) for h in header])
     writer.writerows([safe_cell(c) for c in row] for row in rows)
-    return out.getvalue()
 
 
 def table_text(header: Sequence[str], rows: Iterable[Sequence[object]], *, title: str = "",
