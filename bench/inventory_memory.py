@@ -2,7 +2,10 @@
 
 Runs `iamkeys inventory --no-last-used --output json --out /dev/null` at increasing user counts
 (2 keys each, no added latency) and reads the child's own peak RSS (ru_maxrss from wait4).
-Prints KB per key between the smallest and largest run, and checks that growth is linear: the
+Beside it, at each size, the naive way in the same run: the same inventory through the library,
+the whole document built as one dictionary and dumped as one string (`json.dumps`), as iamkeys
+did before it streamed. Prints KB per key of both between the smallest and largest run and their
+ratio, and checks that growth is linear: the
 KB per key of the upper segment may not exceed 1.5x that of the lower one. Target: <= 1.5 KB per
 key from 1,000 to 10,000 users (the document is streamed to its destination; what stays in memory
 is the domain objects of the keys).
@@ -22,14 +25,25 @@ LINEAR_SLACK = 1.5
 KEYS_PER_USER = 2
 
 
+# The naive way: build the whole document, then dump it as one string.
+NAIVE = """
+import sys
+from iamkeys import aws, serialize
+from iamkeys.inventory import InventoryRequest, run
+inv = run(InventoryRequest.build(last_used=False), connection=aws.Connection())
+sys.stdout.write(serialize.dumps(serialize.inventory(inv)))
+"""
+
+
 @dataclass(frozen=True)
 class Point:
-    """Peak RSS at one account size."""
+    """Peak RSS at one account size, streamed (iamkeys) and naive."""
 
     users: int
     keys: int
     found: c.Completeness
     run: c.Run
+    naive: c.Run
 
 
 def measure(b: c.Bench, users: int, truth: set[str]) -> Point:
@@ -44,25 +58,34 @@ def measure(b: c.Bench, users: int, truth: set[str]) -> Point:
     listed = int(stats["by_action"].get("ListAccessKeys", 0))
     found = c.Completeness(listed, listed, max(0, users - listed), max(0, listed - users))
     b.emulator.reset(state=False)
-    return Point(users, len(truth), found, run)
+    naive = c.run([str(c.PYTHON), "-c", NAIVE], b.env)
+    if naive.returncode != 0:
+        raise SystemExit(f"the naive run failed at {users} users:\n{c.tail(naive.stderr)}")
+    b.emulator.reset(state=False)
+    return Point(users, len(truth), found, run, naive)
 
 
-def kb_per_key(low: Point, high: Point) -> float:
+def kb_per_key(low: Point, high: Point, *, naive: bool = False) -> float:
     """Growth of peak RSS per added key, in KB."""
-    return (high.run.maxrss_kb - low.run.maxrss_kb) / (high.keys - low.keys)
+    low_run, high_run = (low.naive, high.naive) if naive else (low.run, high.run)
+    return (high_run.maxrss_kb - low_run.maxrss_kb) / (high.keys - low.keys)
 
 
 def report(points: list[Point]) -> bool:
     """Print the table, KB/key and the linearity check; True when both targets hold."""
-    print(f"   {'users':>6} {'keys':>6} {'peak RSS MB':>11} {'wall s':>7}  users listed")
+    print(f"   {'users':>6} {'keys':>6} {'peak RSS MB':>11} {'naive MB':>9} {'wall s':>7}  "
+          "users listed")
     for p in points:
-        print(f"   {p.users:>6} {p.keys:>6} {p.run.maxrss_kb / 1024:>11.1f} {p.run.seconds:>7.2f}  "
+        print(f"   {p.users:>6} {p.keys:>6} {p.run.maxrss_kb / 1024:>11.1f} "
+              f"{p.naive.maxrss_kb / 1024:>9.1f} {p.run.seconds:>7.2f}  "
               f"{p.found.describe(p.users)}")
     first, last = points[0], points[-1]
     slope = kb_per_key(first, last)
+    naive = kb_per_key(first, last, naive=True)
     small = slope <= KB_PER_KEY_TARGET
     print(f"   {first.users} -> {last.users} users: {slope:.2f} KB per key "
-          f"(target <= {KB_PER_KEY_TARGET:g}): {c.verdict(small)}")
+          f"(target <= {KB_PER_KEY_TARGET:g}): {c.verdict(small)}; the naive way "
+          f"{naive:.2f} KB per key: ratio {slope / naive:.2f}x")
     linear = True
     if len(points) >= 3:
         segments = [kb_per_key(a, b) for a, b in zip(points, points[1:], strict=False)]
