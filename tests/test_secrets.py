@@ -320,7 +320,7 @@ def test_an_unexpected_exception_prints_a_masked_traceback(alice: Any, sweep: Sw
     # cannot take the table's box-drawing characters (click re-wraps only ASCII streams).
     done = subprocess.run([sys.executable, "-m", "iamkeys", "--debug", "list-access-keys",
                            "--user-name", "alice", "--output", "table"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120,
+                          capture_output=True, text=True, timeout=120,
                           env={**_environ(), "PYTHONIOENCODING": "latin-1"}, check=False)
     assert done.returncode == 1
     assert requests_logged(Result(done.returncode, done.stdout, done.stderr), alice) == 1
