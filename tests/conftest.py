@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,16 @@ import pytest
 from cli_runner import emulator_environ
 from harness import aws
 from harness.client import Emulator
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's AWS or iamkeys settings: an AWS_ENDPOINT_URL_IAM or
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS would send requests past the emulator (to AWS), an
+    IAMKEYS_DEBUG or IAMKEYS_SMTP_HOST would change every output. Each test sets what it needs."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "IAMKEYS_")):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture(scope="session")

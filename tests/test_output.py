@@ -122,6 +122,17 @@ def test_command_output_on_a_full_device(args: tuple[str, ...], buffering: dict[
 
 
 @pytest.mark.parametrize("buffering", BUFFERING)
+def test_demo_output_on_a_full_device(buffering: dict[str, str], bare: dict[str, str],
+                                      tmp_path: Path) -> None:
+    with open("/dev/full", "w") as full:
+        result = iamkeys_to(full, "demo", env={**bare, **buffering}, cwd=tmp_path)
+    assert_no_traceback(result.stderr)
+    lines = result.stderr.splitlines()
+    assert (result.code, lines[-1]) == (1, f"Error: cannot write output: stdout: {FULL}")
+    assert lines[-2] == "iamkeys: step email: email.send ... ok"  # the JSON comes next
+
+
+@pytest.mark.parametrize("buffering", BUFFERING)
 def test_stdout_and_stderr_on_a_full_device(buffering: dict[str, str],
                                             bare: dict[str, str]) -> None:
     # Nothing can be said; the exit code still says it failed, and nothing hangs or loops.

@@ -175,10 +175,12 @@ class _Guarded:
             raise OutputError(self._label, e, stream=self._stream) from e
 
     def writelines(self, lines: Any) -> None:
+        """Write each of `lines`."""
         for line in lines:
             self.write(line)
 
     def flush(self) -> None:
+        """Flush the stream, or raise OutputError."""
         try:
             self._stream.flush()
         except OSError as e:
