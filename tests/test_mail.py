@@ -38,7 +38,18 @@ from iamkeys.mail import (
     summary_subject,
     views,
 )
-from mail_samples import EMPTY, HOSTILE, INVENTORY, LONG_NAME, PARTITIONS, REALISTIC, SEED, raw
+from mail_samples import (
+    EMPTY,
+    HOSTILE,
+    INVENTORY,
+    LONG_NAME,
+    PARTITIONS,
+    REALISTIC,
+    SEED,
+    inventory_of,
+    key,
+    raw,
+)
 from smtp_server import (
     SMTP_PASSWORD,
     SMTP_USER,
@@ -425,6 +436,76 @@ def test_inventory_text_has_a_legend_of_every_rule() -> None:
     text = parts(build_message(INVENTORY, to=TO))["text"]
     for rule in RULES:
         assert re.search(rf"^  {re.escape(rule)} +{re.escape(TITLES[rule])}: \d+$", text, re.M)
+
+
+GMAIL_CLIPS_AT = 102_000  # bytes of HTML; Gmail shows "[Message clipped]" past ~102 KB
+
+
+def html_part(message: EmailMessage) -> tuple[str, int]:
+    """The HTML body and its size as sent (quoted-printable, in bytes)."""
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content()), len(part.get_payload().encode())
+
+
+def worst_severity(record: dict[str, Any]) -> int:
+    """The highest severity among a key record's findings (0 without)."""
+    from iamkeys.findings import SEVERITY
+
+    return max((SEVERITY[rule] for rule in record["Findings"]), default=0)
+
+
+@pytest.mark.parametrize("long_names", [False, True])
+def test_a_thousand_keys_stay_under_gmails_clipping_size(long_names: bool) -> None:
+    document = inventory_of(1000, long_names=long_names)
+    message = build_message(document, to=TO)
+    html, sent = html_part(message)
+    assert len(html.encode()) < GMAIL_CLIPS_AT and sent < GMAIL_CLIPS_AT
+    shown = list(key_rows(html))
+    assert len(shown) == 100
+    assert "900 more keys are in the attachments (access-keys.csv and access-keys.json)." in html
+    assert "The 100 riskiest of 1000 keys" in html
+    # The riskiest are shown: no key left out has a worse finding than one shown.
+    by_id = {r["AccessKeyId"]: r for r in document["Keys"]}
+    hidden = set(by_id) - set(shown)
+    assert min(worst_severity(by_id[i]) for i in shown) >= max(
+        worst_severity(by_id[i]) for i in hidden)
+    text = parts(message)["text"]
+    assert re.findall(r"^\d+\. ", text, re.M)[-1] == "100. "
+    assert "900 more keys are in the attachments" in text
+    assert max(len(line) for line in text.splitlines()) <= 78
+    assert len(csv_rows(parts(message)["access-keys.csv"])) == 1 + 1000  # all of them
+
+
+def test_a_small_inventory_shows_every_key() -> None:
+    html, sent = html_part(build_message(inventory_of(38), to=TO))
+    assert len(key_rows(html)) == 38 and "more key" not in html
+    assert sent < 40_000
+
+
+def test_rows_that_would_clip_are_left_to_the_attachments() -> None:
+    document = inventory_of(100)
+    for record in document["Keys"]:  # a crafted document: 2,000-character reasons
+        record["FindingDetails"] = [{"Rule": "IAM.3", "Reason": "r" * 2000}]
+        record["Findings"] = ["IAM.3"]
+    message = build_message(document, to=TO)
+    html, sent = html_part(message)
+    shown = len(key_rows(html))
+    assert 10 < shown < 100 and sent <= 100_000
+    assert f"{100 - shown} more keys are in the attachments" in html
+    assert len(re.findall(r"^\d+\. ", parts(message)["text"], re.M)) == shown  # text agrees
+
+
+def test_a_long_listing_is_cut_too() -> None:
+    listing = {"AccessKeyMetadata": [key(f"user-{i}", f"AKIA{i:016d}", i)
+                                     for i in range(250)], "IsTruncated": False}
+    message = build_message(listing, to=TO)
+    html, _ = html_part(message)
+    assert len(key_rows(html)) == 100
+    assert "150 more keys are in the attachments (access-keys.csv and access-keys.json)." in html
+    text = parts(message)["text"]
+    assert "150 more keys are in the attachments" in text and "AKIA0000000000000099" in text
+    assert "AKIA0000000000000100" not in text
 
 
 def test_inventory_the_report_cannot_read_is_an_input_error() -> None:
