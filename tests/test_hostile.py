@@ -128,6 +128,13 @@ ADDRESS_TRICKS = st.sampled_from([
     "ops@[127.0.0.1]", "ops@example.com;evil@x.com", "ops@-example.com", "ops@example..com",
     "ops@" + "a" * 64 + ".com", "o" * 250 + "@example.com", "ops@\u0435xample.com",
     "ops@example.com\u2028Bcc: evil@x.com", "=?utf-8?q?evil?= <ops@example.com>"])
+# A sender may carry a display name ("Ops <ops@example.com>"), but none that hides an address.
+SENDER_TRICKS = ADDRESS_TRICKS.filter(lambda v: v != "Ops <ops@example.com>") | st.sampled_from([
+    "ops@example.com <evil@x.com>", '"ops@example.com" <evil@x.com>',
+    "Ops <ops@example.com> <evil@x.com>", '"Ops <evil@x.com>" <ops@example.com>',
+    "Ops\uff20example.com <ops@example.com>", "Ops\u202e <ops@example.com>",
+    'Ops "x" <ops@example.com>', "Ops\\ <ops@example.com>", "  <ops@example.com>",
+    "Ops <ops@example.com>, Evil <evil@x.com>", "Ops <ops@example.com", "O" * 79 + " <o@x.com>"])
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,14 @@ MAIL_OPTIONS = [
     ("--outbox", outside(lambda v: v == "" or (bool(v.strip()) and len(v) <= 4096
                                                 and not re.search(r"[\x00-\x1f\x7f]", v)),
                          "outbox", text=st.just(" "))),
+    ("--smtp-ehlo-name", outside(lambda v: len(v) <= 253 and pattern(
+        r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+        r"[A-Za-z0-9])?)*\.?")(v), "mailer.example.com") | st.sampled_from(
+        ["", "-mailer.example.com", "mailer..example.com", "a" * 64 + ".com", "[127.0.0.1]"])),
+    ("--smtp-timeout", bad_integers(1, 600)),
+    ("--smtp-ca-file", with_control("ca.pem") | huge("ca/") | ARGV_TEXT.map(
+        lambda v: "missing-dir/" + v) | st.sampled_from(["", " ", "/", ".", "/etc/hostname",
+                                                          "/dev/null"])),
 ]
 OPTIONS = [
     Opt("list-access-keys", "--user-name", outside(pattern(r"[A-Za-z0-9_+=,.@-]{1,128}"),
@@ -212,7 +227,7 @@ OPTIONS = [
     *(Opt("inventory", option, bad) for option, bad in AWS_OPTIONS),
     Opt("send-email", "--to", NOT_AN_ADDRESS | ADDRESS_TRICKS),
     Opt("send-email", "--cc", NOT_AN_ADDRESS | ADDRESS_TRICKS),
-    Opt("send-email", "--from", NOT_AN_ADDRESS | ADDRESS_TRICKS),
+    Opt("send-email", "--from", NOT_AN_ADDRESS | SENDER_TRICKS),
     Opt("send-email", "--subject", with_control("Weekly keys") | huge("Weekly keys ")
         | st.sampled_from(["", " ", "\t"])),
     Opt("send-email", "--input", ARGV_TEXT.filter(lambda v: v != "-").map(
@@ -229,7 +244,7 @@ OPTIONS = [
         lambda v: "marker=" + v), names=("parameter marker: ", "input 'marker': ")),
     Opt("run", "--input", REGIONS.map(lambda v: "regions=" + v),
         names=("parameter regions: ", "input 'regions': ")),
-    Opt("run", "--input", (NOT_AN_ADDRESS | ADDRESS_TRICKS).map(lambda v: "from=" + v),
+    Opt("run", "--input", (NOT_AN_ADDRESS | SENDER_TRICKS).map(lambda v: "from=" + v),
         names=("parameter from: ", "input 'from': ")),
     Opt("run", "--input", (with_control("Keys") | huge("Keys ")).map(lambda v: "subject=" + v),
         names=("parameter subject: ", "input 'subject': ")),
