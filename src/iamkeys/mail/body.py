@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 # Gmail clips an HTML part larger than about 102 KB ("[Message clipped] View entire message");
 # the body stays under this many bytes, quoted-printable overhead included.
 HTML_LIMIT = 100_000
-# The keys a body shows at most: 1,000 generated keys measured ~700 bytes a row once inlined,
-# so 100 keep a typical inventory near 75 KB (tests/test_mail.py measures it); rows with long
-# names or many findings are cut further to stay under HTML_LIMIT.
+# The keys a body shows at most. Measured on generated inventories (tests/mail_samples.py), the
+# riskiest rows take ~600 bytes each once inlined: 100 of 1,000 keys make 64 KB of HTML, 78 KB
+# with 128-character user names (the longest IAM allows); rows longer still (crafted documents)
+# are cut further to stay under HTML_LIMIT. tests/test_mail.py checks both.
 MAX_KEYS_SHOWN = 100
 MAX_ERRORS_SHOWN = 20  # the rest of the errors are in the JSON attachment
 WIDTH = 78  # the text part's columns (RFC 5322 §2.1.1)
