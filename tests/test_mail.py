@@ -215,6 +215,34 @@ def test_directory_path_refuses(path: str) -> None:
     assert caught.value.parameter == "outbox"
 
 
+@given(st.integers(1, 600), st.booleans())
+def test_seconds_in_range(value: int, as_text: bool) -> None:
+    assert params.seconds(str(value) if as_text else value, name="smtp_timeout",
+                          high=600) == float(value)
+
+
+@given(st.one_of(st.integers(max_value=0), st.integers(min_value=601),
+                 st.text().filter(lambda t: not t.strip().lstrip("+").isdigit())))
+def test_seconds_out_of_range(value: int | str) -> None:
+    with pytest.raises(InputError) as caught:
+        params.seconds(value, name="smtp_timeout", high=600)
+    assert caught.value.parameter == "smtp_timeout"
+
+
+@given(st.text(min_size=1, max_size=4096).filter(
+    lambda t: t.strip() and not params.CONTROL_RE.search(t)))
+def test_file_path_accepts_printable(path: str) -> None:
+    assert params.file_path(path, name="smtp_ca_file") == path
+
+
+@given(st.one_of(st.just(""), st.just(" "), st.text().map(lambda t: t + "\n"),
+                 st.just("c" * 4097)))
+def test_file_path_refuses(path: str) -> None:
+    with pytest.raises(InputError) as caught:
+        params.file_path(path, name="smtp_ca_file")
+    assert caught.value.parameter == "smtp_ca_file"
+
+
 # --- reading results -----------------------------------------------------------------------
 
 

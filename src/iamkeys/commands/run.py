@@ -66,8 +66,8 @@ def require_senders(plan: workflow.Plan, mail: MailSettings) -> None:
     """An email.send step without `from` needs IAMKEYS_FROM for SMTP and SES: said before the
     first step runs rather than after an inventory."""
     for step in plan.steps:
-        if step.action == "email.send" and "from" not in step.pending and not step.values.get(
-                "from"):
+        if (step.action == "email.send" and "from" not in step.pending
+                and step.values.get("from") is None):
             try:
                 mail.sender_for(None)
             except InputError as e:
