@@ -108,3 +108,70 @@ def raw(document: Any) -> bytes:
     """The document as a user's file might hold it: 4-space indent, escaped non-ASCII, no
     trailing newline, so that a re-serialized attachment would differ from the input."""
     return json.dumps(document, indent=4, ensure_ascii=True).encode()
+
+
+# Findings as `iamkeys inventory` words them, for generated inventories.
+_REASONS = {
+    "IAM.3": lambda age: f"active key is {age} days old (limit 90)",
+    "IAM.22": lambda age: f"active key never used in the {age} days since its creation "
+                          "(limit 45)" if age > 0 else f"active key last used {-age} days ago "
+                          "(limit 45)",
+    "CIS.1.13": lambda age: "user has 2 active keys (limit 1)",
+    "CIS.1.11": lambda age: "key created 0m04s after its user (window 10m) and never used",
+    "STALE_INACTIVE": lambda age: f"inactive key kept {age} days after creation (limit 30)",
+}
+_SERVICES = [("s3", "eu-west-1"), ("sts", "us-east-1"), ("ec2", "eu-central-1"),
+             ("dynamodb", "ap-southeast-2"), ("iam", "us-east-1")]
+
+
+def inventory_of(keys: int, *, accounts: int = 3, long_names: bool = False) -> dict[str, Any]:
+    """An inventory of `keys` keys over `accounts` accounts with a realistic mix of findings;
+    `long_names` gives every user a 128-character name (the longest IAM allows)."""
+    import random
+
+    rng = random.Random(keys * 31 + accounts)  # the same document on every run
+    account_ids = [f"{111122223333 + 111111111 * i:012d}" for i in range(accounts)]
+    records = []
+    for i in range(keys):
+        account = account_ids[i % accounts]
+        user = (f"svc-{i:04d}-" + "data-pipeline-ingest." * 6)[:128] if long_names else (
+            rng.choice(["svc-", "ci-", "", "ops."]) + rng.choice(
+                ["deploy", "backup", "alice", "bob.smith", "data-pipeline", "terraform"])
+            + f"-{i}")
+        age = rng.choice([3, 12, 40, 95, 200, 400, 1200, 2920])
+        active = rng.random() < 0.8
+        used = rng.choice([None, 1, 30, 60, 300]) if active else None
+        rules = []
+        if active and age > 90:
+            rules.append("IAM.3")
+        if active and (used is None and age > 45 or used is not None and used > 45):
+            rules.append("IAM.22")
+        if active and rng.random() < 0.15:
+            rules.append("CIS.1.13")
+        if active and used is None and rng.random() < 0.1:
+            rules.append("CIS.1.11")
+        if not active and age > 30:
+            rules.append("STALE_INACTIVE")
+        last = (used, *rng.choice(_SERVICES)) if used is not None else None
+        records.append(inventory_key(account, user, f"AKIA{i:09d}EXAMPLE", age,
+                                     "Active" if active else "Inactive", last,  # type: ignore
+                                     [(r, _REASONS[r](-used if r == "IAM.22" and used
+                                                      else age)) for r in rules]))
+    by_rule = {rule: sum(rule in r["Findings"] for r in records)
+               for rule in ("IAM.4", "IAM.3", "IAM.22", "CIS.1.13", "CIS.1.11", "STALE_INACTIVE")}
+    return {
+        "Keys": records, "Errors": [], "AccountFindings": [],
+        "Summary": {
+            "Accounts": accounts, "Users": keys, "Keys": keys,
+            "Active": sum(r["Status"] == "Active" for r in records),
+            "Inactive": sum(r["Status"] != "Active" for r in records),
+            "Findings": sum(by_rule.values()), "FindingsByRule": by_rule,
+            "DeletedDuringRun": [], "Complete": True, "LastUsedChecked": True,
+            "GeneratedAt": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Thresholds": {"MaxKeyAge": 90, "MaxUnused": 45, "MaxInactive": 30},
+            "ByAccount": [{"AccountId": a, "Users": sum(r["AccountId"] == a for r in records),
+                           "Keys": sum(r["AccountId"] == a for r in records),
+                           "RootAccessKeysPresent": False, "Listed": True}
+                          for a in account_ids],
+        },
+    }

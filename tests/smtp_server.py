@@ -1,8 +1,9 @@
 """Real aiosmtpd servers on 127.0.0.1 (free ports) for the mail tests, and their fixtures.
 
-Variants: plain, STARTTLS, implicit TLS, and AUTH over STARTTLS; certificates come from a
-test CA made with trustme. The handler records what the server accepted and can be told to
-answer a command with an error or to drop the connection before answering DATA. `CutOffSmtp`
+Variants: plain, STARTTLS, implicit TLS, and AUTH over STARTTLS or implicit TLS; certificates
+come from a test CA made with trustme. The handler records what the server accepted (and every
+EHLO, MAIL FROM and AUTH attempt) and can be told to answer a command with an error, now or
+for its next few occurrences, or to drop the connection before answering DATA. `CutOffSmtp`
 is a bare server that drops the connection in the middle of DATA.
 
 Import the fixtures into a test module: `from smtp_server import smtp_plain, ...`.
@@ -50,19 +51,47 @@ class Received:
 
 @dataclass
 class Recorder:
-    """aiosmtpd handler: keeps accepted messages; scripted replies make commands fail."""
+    """aiosmtpd handler: keeps accepted messages; scripted replies make commands fail.
+
+    `replies` answers a command ("MAIL", "RCPT", "DATA") every time; `script` answers its next
+    occurrences, one reply each, then the command is accepted again (greylisting: refused a
+    few times, then accepted). Counters: every EHLO name, MAIL FROM and AUTH attempt seen.
+    """
 
     received: list[Received] = field(default_factory=list)
     # Command ("MAIL", "RCPT", "DATA") -> the reply to give instead of accepting.
     replies: dict[str, str] = field(default_factory=dict)
+    script: dict[str, list[str]] = field(default_factory=dict)
     refuse: dict[str, str] = field(default_factory=dict)  # recipient -> reply
     drop_before_data_reply: bool = False
     rcpt_seen: list[str] = field(default_factory=list)
+    mail_seen: list[str] = field(default_factory=list)
+    ehlo_seen: list[str] = field(default_factory=list)
+    auth_attempts: list[str] = field(default_factory=list)  # the mechanism of each
+    auth_offer: str | None = None  # e.g. "PLAIN LOGIN": the EHLO AUTH line, reordered
+
+    def _scripted(self, command: str) -> str | None:
+        """The reply planned for this occurrence of `command`, if any."""
+        queued = self.script.get(command)
+        if queued:
+            return queued.pop(0)
+        return self.replies.get(command)
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        self.ehlo_seen.append(hostname)
+        session.host_name = hostname
+        if self.auth_offer is not None:  # "" takes AUTH out of the answer
+            responses = [f"250-AUTH {self.auth_offer}" if r.startswith("250-AUTH ") else r
+                         for r in responses if self.auth_offer or not r.startswith("250-AUTH ")]
+        return responses
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str,
                           mail_options: list[str]) -> str:
-        if "MAIL" in self.replies:
-            return self.replies["MAIL"]
+        self.mail_seen.append(address)
+        reply = self._scripted("MAIL")
+        if reply:
+            return reply
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -70,7 +99,7 @@ class Recorder:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           rcpt_options: list[str]) -> str:
         self.rcpt_seen.append(address)
-        reply = self.refuse.get(address) or self.replies.get("RCPT")
+        reply = self.refuse.get(address) or self._scripted("RCPT")
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -80,11 +109,20 @@ class Recorder:
         if self.drop_before_data_reply:
             server.transport.close()
             return "451 dropped"
-        if "DATA" in self.replies:
-            return self.replies["DATA"]
+        reply = self._scripted("DATA")
+        if reply:
+            return reply
         self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
                                       bytes(envelope.original_content)))
         return "250 2.0.0 Message accepted for delivery"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str,
+                     auth_data: Any) -> AuthResult:
+        """Accept SMTP_USER with SMTP_PASSWORD only; every attempt is counted."""
+        self.auth_attempts.append(mechanism)
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
+              and auth_data.password == SMTP_PASSWORD.encode())
+        return AuthResult(success=ok, handled=False)
 
 
 class FreePortController(Controller):  # type: ignore[misc]
@@ -121,14 +159,6 @@ class SmtpServer:
         return context
 
 
-def authenticate(server: Any, session: Any, envelope: Any, mechanism: str,
-                 auth_data: Any) -> AuthResult:
-    """Accept SMTP_USER with SMTP_PASSWORD only."""
-    ok = (isinstance(auth_data, LoginPassword) and auth_data.login == SMTP_USER.encode()
-          and auth_data.password == SMTP_PASSWORD.encode())
-    return AuthResult(success=ok, handled=False)
-
-
 @pytest.fixture(scope="session")
 def smtp_ca(tmp_path_factory: pytest.TempPathFactory) -> tuple[trustme.CA, Path]:
     """A CA made for this test session, its PEM file, and a server certificate for 127.0.0.1."""
@@ -145,10 +175,14 @@ def _server_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def _serve(smtp_ca: tuple[trustme.CA, Path], **kwargs: Any) -> Iterator[SmtpServer]:
+def _serve(smtp_ca: tuple[trustme.CA, Path], *, auth: bool = False,
+           **kwargs: Any) -> Iterator[SmtpServer]:
     """Start a controller with these aiosmtpd options; stop it afterwards."""
     ca, ca_file = smtp_ca
     handler = Recorder()
+    if auth:
+        kwargs = {"authenticator": handler.authenticate, "auth_required": True,
+                  "auth_require_tls": True, **kwargs}
     controller = FreePortController(handler, **kwargs)
     controller.start()
     try:
@@ -173,7 +207,15 @@ def smtp_starttls(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
 def smtp_auth(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
     """An SMTP server that requires STARTTLS, then AUTH as SMTP_USER / SMTP_PASSWORD."""
     yield from _serve(smtp_ca, tls_context=_server_context(smtp_ca[0]), require_starttls=True,
-                      authenticator=authenticate, auth_required=True, auth_require_tls=True)
+                      auth=True)
+
+
+@pytest.fixture
+def smtp_tls_auth(smtp_ca: tuple[trustme.CA, Path]) -> Iterator[SmtpServer]:
+    """An SMTP server on implicit TLS (like port 465) that requires AUTH."""
+    # aiosmtpd counts only STARTTLS as encryption; this connection is TLS from the start.
+    yield from _serve(smtp_ca, ssl_context=_server_context(smtp_ca[0]), auth=True,
+                      auth_require_tls=False)
 
 
 @pytest.fixture

@@ -51,7 +51,8 @@ DELAY_S = 1.2
 # IAM pages of 7 users and of 1 key, whatever MaxItems says: every command paginates.
 PAGE_CAP = {"ListUsers": 7, "ListAccessKeys": 1}
 MAIL_CLEAN = {"IAMKEYS_SMTP_HOST": "", "IAMKEYS_SMTP_PORT": "", "IAMKEYS_SMTP_SECURITY": "",
-              "IAMKEYS_SMTP_USER": "", "IAMKEYS_SMTP_PASSWORD": "", "IAMKEYS_OUTBOX": ""}
+              "IAMKEYS_SMTP_USER": "", "IAMKEYS_SMTP_PASSWORD": "", "IAMKEYS_OUTBOX": "",
+              "IAMKEYS_FROM": "iamkeys@example.com"}
 
 # One fault kind at a time: the rule fires on half of the calls it matches (seeded), so that
 # with 3 attempts per call some calls recover and some exhaust their retries (IN_TURN_PROBABILITY).
@@ -635,22 +636,25 @@ def test_smtp_connection_dropped_mid_data(alice: list[dict[str, str]], aws_env: 
     assert 0 < cut_off.data_bytes <= 2048 + 65536  # part of the message, then the cut
 
 
+# A 4xx is tried again (1 s, 4 s), then exit 75 (EX_TEMPFAIL: try later); a 5xx is exit 1.
 SMTP_FAILURES = [
-    ("MAIL", "421 4.3.2 service shutting down"),
-    ("RCPT", "450 4.2.1 mailbox busy"),
-    ("DATA", "451 4.3.0 local error in processing"),
-    ("DATA", "552 5.3.4 message too big"),
-    ("DATA", "554 5.6.0 message rejected"),
+    ("MAIL", "421 4.3.2 service shutting down", 75),
+    ("RCPT", "450 4.2.1 mailbox busy", 75),
+    ("DATA", "451 4.3.0 local error in processing", 75),
+    ("DATA", "552 5.3.4 message too big", 1),
+    ("DATA", "554 5.6.0 message rejected", 1),
 ]
 
 
-@pytest.mark.parametrize(("command", "reply"), SMTP_FAILURES)
-def test_smtp_4xx_and_5xx_are_failures(command: str, reply: str, alice: list[dict[str, str]],
-                                       aws_env: Any, smtp_plain: SmtpServer) -> None:
+@pytest.mark.parametrize(("command", "reply", "code"), SMTP_FAILURES)
+def test_smtp_4xx_and_5xx_are_failures(command: str, reply: str, code: int,
+                                       alice: list[dict[str, str]], aws_env: Any,
+                                       smtp_plain: SmtpServer) -> None:
     smtp_plain.handler.replies[command] = reply
     done = run(aws_env, *workflow_args(smtp_plain), env=MAIL_CLEAN)
-    assert_mail_failed(done.result, reply)
+    assert_mail_failed(done.result, reply, code=code)
     assert smtp_plain.received == []
+    assert len(smtp_plain.handler.mail_seen) == (3 if code == 75 else 1)
 
 
 def test_smtp_drop_before_the_data_reply(alice: list[dict[str, str]], aws_env: Any,
@@ -661,9 +665,10 @@ def test_smtp_drop_before_the_data_reply(alice: list[dict[str, str]], aws_env: A
                                     "confirm the message")
 
 
-def assert_mail_failed(result: Result, *needles: str) -> None:
-    """Exit 1; the list step ran, the email step did not claim success; one error line."""
-    assert result.code == 1, result.stderr
+def assert_mail_failed(result: Result, *needles: str, code: int = 1) -> None:
+    """Exit 1 (or `code`); the list step ran, the email step did not claim success; one error
+    line."""
+    assert result.code == code, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0] == "iamkeys: step list: aws.iam.list_access_keys ... ok"
     assert len(lines) == 2 and lines[1].startswith("Error: "), lines

@@ -128,6 +128,13 @@ ADDRESS_TRICKS = st.sampled_from([
     "ops@[127.0.0.1]", "ops@example.com;evil@x.com", "ops@-example.com", "ops@example..com",
     "ops@" + "a" * 64 + ".com", "o" * 250 + "@example.com", "ops@\u0435xample.com",
     "ops@example.com\u2028Bcc: evil@x.com", "=?utf-8?q?evil?= <ops@example.com>"])
+# A sender may carry a display name ("Ops <ops@example.com>"), but none that hides an address.
+SENDER_TRICKS = ADDRESS_TRICKS.filter(lambda v: v != "Ops <ops@example.com>") | st.sampled_from([
+    "ops@example.com <evil@x.com>", '"ops@example.com" <evil@x.com>',
+    "Ops <ops@example.com> <evil@x.com>", '"Ops <evil@x.com>" <ops@example.com>',
+    "Ops\uff20example.com <ops@example.com>", "Ops\u202e <ops@example.com>",
+    'Ops "x" <ops@example.com>', "Ops\\ <ops@example.com>", "  <ops@example.com>",
+    "Ops <ops@example.com>, Evil <evil@x.com>", "Ops <ops@example.com", "O" * 79 + " <o@x.com>"])
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,14 @@ MAIL_OPTIONS = [
     ("--outbox", outside(lambda v: v == "" or (bool(v.strip()) and len(v) <= 4096
                                                 and not re.search(r"[\x00-\x1f\x7f]", v)),
                          "outbox", text=st.just(" "))),
+    ("--smtp-ehlo-name", outside(lambda v: len(v) <= 253 and pattern(
+        r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}"
+        r"[A-Za-z0-9])?)*\.?")(v), "mailer.example.com") | st.sampled_from(
+        ["", "-mailer.example.com", "mailer..example.com", "a" * 64 + ".com", "[127.0.0.1]"])),
+    ("--smtp-timeout", bad_integers(1, 600)),
+    ("--smtp-ca-file", with_control("ca.pem") | huge("ca/") | ARGV_TEXT.map(
+        lambda v: "missing-dir/" + v) | st.sampled_from(["", " ", "/", ".", "/etc/hostname",
+                                                          "/dev/null"])),
 ]
 OPTIONS = [
     Opt("list-access-keys", "--user-name", outside(pattern(r"[A-Za-z0-9_+=,.@-]{1,128}"),
@@ -212,7 +227,7 @@ OPTIONS = [
     *(Opt("inventory", option, bad) for option, bad in AWS_OPTIONS),
     Opt("send-email", "--to", NOT_AN_ADDRESS | ADDRESS_TRICKS),
     Opt("send-email", "--cc", NOT_AN_ADDRESS | ADDRESS_TRICKS),
-    Opt("send-email", "--from", NOT_AN_ADDRESS | ADDRESS_TRICKS),
+    Opt("send-email", "--from", NOT_AN_ADDRESS | SENDER_TRICKS),
     Opt("send-email", "--subject", with_control("Weekly keys") | huge("Weekly keys ")
         | st.sampled_from(["", " ", "\t"])),
     Opt("send-email", "--input", ARGV_TEXT.filter(lambda v: v != "-").map(
@@ -229,7 +244,7 @@ OPTIONS = [
         lambda v: "marker=" + v), names=("parameter marker: ", "input 'marker': ")),
     Opt("run", "--input", REGIONS.map(lambda v: "regions=" + v),
         names=("parameter regions: ", "input 'regions': ")),
-    Opt("run", "--input", (NOT_AN_ADDRESS | ADDRESS_TRICKS).map(lambda v: "from=" + v),
+    Opt("run", "--input", (NOT_AN_ADDRESS | SENDER_TRICKS).map(lambda v: "from=" + v),
         names=("parameter from: ", "input 'from': ")),
     Opt("run", "--input", (with_control("Keys") | huge("Keys ")).map(lambda v: "subject=" + v),
         names=("parameter subject: ", "input 'subject': ")),
@@ -270,10 +285,12 @@ def tripwire() -> Iterator[Tripwire]:
 def hostile_env(aws_env: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No mail settings from the developer; an outbox that must stay empty; cwd in tmp."""
     for name in ("IAMKEYS_SMTP_HOST", "IAMKEYS_SMTP_PORT", "IAMKEYS_SMTP_SECURITY",
-                 "IAMKEYS_SMTP_USER", "IAMKEYS_SMTP_PASSWORD", "IAMKEYS_SES", "IAMKEYS_DEBUG"):
+                 "IAMKEYS_SMTP_USER", "IAMKEYS_SMTP_PASSWORD", "IAMKEYS_SES", "IAMKEYS_DEBUG",
+                 "IAMKEYS_SMTP_EHLO_NAME", "IAMKEYS_SMTP_TIMEOUT", "IAMKEYS_SMTP_CA_FILE"):
         monkeypatch.delenv(name, raising=False)
     outbox = tmp_path / "outbox"
     monkeypatch.setenv("IAMKEYS_OUTBOX", str(outbox))
+    monkeypatch.setenv("IAMKEYS_FROM", "iamkeys@example.com")  # SMTP needs a sender
     monkeypatch.chdir(tmp_path)
     return outbox
 
@@ -589,8 +606,9 @@ def test_control_characters_in_any_header_are_refused(field: str, control: str, 
 
 
 @settings(max_examples=60, deadline=None)
-@given(field=st.sampled_from(["to", "cc", "sender"]), trick=ADDRESS_TRICKS)
-def test_display_name_and_route_tricks_are_refused(field: str, trick: str) -> None:
+@given(field=st.sampled_from(["to", "cc", "sender"]), data=st.data())
+def test_display_name_and_route_tricks_are_refused(field: str, data: st.DataObject) -> None:
+    trick = data.draw(SENDER_TRICKS if field == "sender" else ADDRESS_TRICKS)
     values = dict(HEADERS)
     values[field] = trick
     with pytest.raises(InputError) as raised:

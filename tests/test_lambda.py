@@ -28,7 +28,7 @@ TO = "security-team@example.com"
 def alice(aws_env: Any, iam: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """Alice and her two keys; no mail settings in the environment; counters at zero."""
     for name in ("IAMKEYS_SMTP_HOST", "IAMKEYS_SMTP_PORT", "IAMKEYS_SMTP_SECURITY",
-                 "IAMKEYS_SMTP_USER", "IAMKEYS_SMTP_PASSWORD", "IAMKEYS_SES"):
+                 "IAMKEYS_SMTP_USER", "IAMKEYS_SMTP_PASSWORD", "IAMKEYS_SES", "IAMKEYS_FROM"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IAMKEYS_OUTBOX", str(tmp_path / "outbox"))
     create_seed_user(iam, aws_env)
@@ -43,6 +43,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
         monkeypatch.setenv("IAMKEYS_SMTP_HOST", server.host)
         monkeypatch.setenv("IAMKEYS_SMTP_PORT", str(server.port))
         monkeypatch.setenv("IAMKEYS_SMTP_SECURITY", "none")
+        monkeypatch.setenv("IAMKEYS_FROM", "iamkeys@example.com")
         yield server
 
 
@@ -203,7 +204,8 @@ def test_event_content_errors(event: dict[str, Any], message: str, alice: Any,
 
 NOT_PARAMETERS = {"output", "out", "fail_on_findings", "region", "profile", "endpoint_url",
                   "connect_timeout", "read_timeout", "smtp_host", "smtp_port", "smtp_security",
-                  "smtp_user", "ses", "outbox"}
+                  "smtp_user", "smtp_ehlo_name", "smtp_timeout", "smtp_ca_file", "ses",
+                  "outbox"}
 
 
 @pytest.mark.parametrize(("action", "command", "extra"), [

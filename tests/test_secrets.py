@@ -108,7 +108,7 @@ def smtp_env(server: SmtpServer, password: str = SMTP_PASSWORD) -> dict[str, str
     """AUTH over STARTTLS, the password only in the environment, the test CA trusted."""
     return {"IAMKEYS_SMTP_HOST": server.host, "IAMKEYS_SMTP_PORT": str(server.port),
             "IAMKEYS_SMTP_USER": SMTP_USER, "IAMKEYS_SMTP_PASSWORD": password,
-            "SSL_CERT_FILE": str(server.ca_file)}
+            "SSL_CERT_FILE": str(server.ca_file), "IAMKEYS_FROM": "sec@example.com"}
 
 
 def debug_flag(style: str) -> tuple[list[str], dict[str, str]]:
@@ -203,8 +203,8 @@ def test_send_email_smtp_auth_over_starttls(sweep: Sweep, smtp_auth: SmtpServer)
     result = iamkeys("--debug", "send-email", "--to", TO, env=smtp_env(smtp_auth), stdin=RESULT)
     assert result.code == 0, result.stderr
     steps = re.findall(r"SMTP 127\.0\.0\.1:\d+: (.+)", result.stderr)
-    assert steps == ["connect", "EHLO", "STARTTLS", "EHLO", "AUTH", "MAIL FROM", "RCPT TO",
-                     "DATA"]
+    assert steps == ["connect", "EHLO", "STARTTLS", "EHLO", "AUTH", "AUTH LOGIN",
+                     "MAIL FROM <sec@example.com> (as user 'mailer')", "RCPT TO", "DATA"]
     [received] = smtp_auth.received
     sweep.result("send-email smtp", result)
     sweep.add("email as received", received.data)
@@ -216,7 +216,7 @@ def test_send_email_smtp_auth_failure(sweep: Sweep, smtp_auth: SmtpServer) -> No
                                                     "IAMKEYS_DEBUG": "1"}, stdin=RESULT)
     assert result.code == 1
     assert result.stderr.splitlines()[-1].startswith(
-        "Error: SMTP 127.0.0.1:") and "AUTH: authentication failed" in result.stderr
+        "Error: SMTP 127.0.0.1:") and "AUTH LOGIN: authentication failed" in result.stderr
     assert smtp_auth.received == []
     sweep.result("send-email auth failure", result)
     sweep.assert_clean()

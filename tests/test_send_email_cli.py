@@ -1,7 +1,8 @@
 """`iamkeys send-email` as users run it: the real entry point in a subprocess.
 
-SMTP servers are aiosmtpd on 127.0.0.1; the CLI trusts the test CA through SSL_CERT_FILE, the
-way a user points OpenSSL at a private CA. SES goes to moto behind the test harness.
+SMTP servers are aiosmtpd on 127.0.0.1; the CLI trusts the test CA through --smtp-ca-file (or
+SSL_CERT_FILE, the way a user points OpenSSL at a private CA). SES goes to moto behind the test
+harness.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import pty
 import subprocess
 import sys
+import time
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
@@ -32,14 +34,18 @@ from smtp_server import (
     smtp_ca,
     smtp_plain,
     smtp_starttls,
+    smtp_tls,
 )
 
-__all__ = ["closed_port", "smtp_auth", "smtp_ca", "smtp_plain", "smtp_starttls"]
+__all__ = ["closed_port", "smtp_auth", "smtp_ca", "smtp_plain", "smtp_starttls", "smtp_tls"]
 
 TO = "secops@example.com"
-# Nothing from the developer's environment may choose a transport for these tests.
+FROM = "sec@example.com"
+# Nothing from the developer's environment may choose a transport or a sender for these tests.
 CLEAN = {"IAMKEYS_SMTP_HOST": "", "IAMKEYS_SMTP_PORT": "", "IAMKEYS_SMTP_SECURITY": "",
-         "IAMKEYS_SMTP_USER": "", "IAMKEYS_SMTP_PASSWORD": "", "IAMKEYS_OUTBOX": ""}
+         "IAMKEYS_SMTP_USER": "", "IAMKEYS_SMTP_PASSWORD": "", "IAMKEYS_OUTBOX": "",
+         "IAMKEYS_FROM": "", "IAMKEYS_SMTP_EHLO_NAME": "", "IAMKEYS_SMTP_TIMEOUT": "",
+         "IAMKEYS_SMTP_CA_FILE": "", "SSL_CERT_FILE": ""}
 
 
 @pytest.fixture
@@ -56,10 +62,10 @@ def send(*args: str, env: dict[str, str] | None = None, stdin: str | None = None
     return iamkeys("send-email", *args, env={**CLEAN, **(env or {})}, stdin=stdin, cwd=cwd)
 
 
-def plain(server: SmtpServer) -> list[str]:
-    """Options for a plain test server."""
+def plain(server: SmtpServer, *, sender: bool = True) -> list[str]:
+    """Options for a plain test server (and a sender, which SMTP needs)."""
     return ["--smtp-host", server.host, "--smtp-port", str(server.port),
-            "--smtp-security", "none"]
+            "--smtp-security", "none", *(["--from", FROM] if sender else [])]
 
 
 def attachments(message: EmailMessage) -> dict[str, bytes]:
@@ -97,18 +103,48 @@ def test_options_from_the_environment_with_auth_over_starttls(smtp_auth: SmtpSer
                                                                result_file: Path) -> None:
     env = {"IAMKEYS_SMTP_HOST": "127.0.0.1", "IAMKEYS_SMTP_PORT": str(smtp_auth.port),
            "IAMKEYS_SMTP_USER": SMTP_USER, "IAMKEYS_SMTP_PASSWORD": SMTP_PASSWORD,
-           "SSL_CERT_FILE": str(smtp_auth.ca_file)}
+           "IAMKEYS_SMTP_CA_FILE": str(smtp_auth.ca_file), "IAMKEYS_FROM": FROM,
+           "IAMKEYS_SMTP_EHLO_NAME": "reports.example.com", "IAMKEYS_SMTP_TIMEOUT": "20"}
     result = send("--input", str(result_file), "--to", TO, "--subject", "Weekly keys", env=env)
     assert_sent(result, smtp_auth, "Weekly keys")
     [got] = smtp_auth.received
     assert got.message["Subject"] == "Weekly keys"
+    assert (got.mail_from, smtp_auth.handler.ehlo_seen) == (FROM, ["reports.example.com"] * 2)
     assert attachments(got.message)["access-keys.json"] == result_file.read_bytes()
+
+
+def test_private_ca_through_ssl_cert_file(smtp_starttls: SmtpServer) -> None:
+    result = send("--to", TO, "--from", FROM, "--smtp-host", "127.0.0.1", "--smtp-port",
+                  str(smtp_starttls.port), stdin=json.dumps(SEED),
+                  env={"SSL_CERT_FILE": str(smtp_starttls.ca_file)})
+    assert_sent(result, smtp_starttls, "IAM access keys: 2 keys, 1 user")
+
+
+def test_private_ca_file_and_ehlo_name_options(smtp_starttls: SmtpServer) -> None:
+    result = send("--to", TO, "--from", '"IAM key report" <sec@example.com>', "--smtp-host",
+                  "127.0.0.1", "--smtp-port", str(smtp_starttls.port), "--smtp-ca-file",
+                  str(smtp_starttls.ca_file), "--smtp-ehlo-name", "reports.example.com",
+                  stdin=json.dumps(SEED))
+    assert_sent(result, smtp_starttls, "IAM access keys: 2 keys, 1 user")
+    [got] = smtp_starttls.received
+    assert (got.mail_from, got.message["From"]) == (FROM, "IAM key report <sec@example.com>")
+    assert smtp_starttls.handler.ehlo_seen == ["reports.example.com"] * 2  # before and after TLS
+
+
+def test_help_names_the_mail_options() -> None:
+    result = iamkeys("send-email", "--help")
+    assert result.code == 0
+    text = " ".join(result.stdout.split())
+    for needle in ("--smtp-ca-file FILE", "IAMKEYS_SMTP_CA_FILE", "--smtp-timeout SECONDS",
+                   "IAMKEYS_SMTP_TIMEOUT", "--smtp-ehlo-name HOST", "IAMKEYS_SMTP_EHLO_NAME",
+                   "IAMKEYS_FROM", "Required with SMTP and SES"):
+        assert needle in text, needle
 
 
 def test_addresses_and_subject(smtp_plain: SmtpServer, result_file: Path) -> None:
     result = send("--input", str(result_file), "--to", TO, "--to", "b@example.com,c@example.com",
                   "--cc", "d@example.com", "--from", "iam@example.org", "--subject",
-                  "Clés d'accès", *plain(smtp_plain))
+                  "Clés d'accès", *plain(smtp_plain, sender=False))
     assert result.code == 0, result.stderr
     [got] = smtp_plain.received
     message = got.message
@@ -136,6 +172,7 @@ def test_outbox_is_the_default(tmp_path: Path) -> None:
     assert isinstance(message, EmailMessage)
     assert sorted(attachments(message)) == ["access-keys.csv", "access-keys.json"]
     assert json.loads(attachments(message)["access-keys.json"]) == SEED
+    assert message["From"] == "iamkeys@localhost"  # the outbox keeps a default sender
 
 
 def test_outbox_from_the_environment(tmp_path: Path) -> None:
@@ -165,12 +202,28 @@ def test_outbox_from_the_environment(tmp_path: Path) -> None:
     (["--to", TO, "--smtp-host", "127.0.0.1", "--ses"], ["Error: --ses: choose one transport"]),
     (["--to", TO, "--smtp-password", "x"], ["Error: No such option '--smtp-password'"]),
     (["--to", TO, "--region", "moon-1"], ["Error: --region: 'moon-1' is not a region name"]),
+    (["--to", TO, "--from", '"a@b.com" <evil@x.com>'], ["Error: --from: the display name "]),
+    (["--to", TO, "--smtp-timeout", "0"],
+     ["Error: --smtp-timeout: must be an integer from 1 to 600"]),
+    (["--to", TO, "--smtp-ehlo-name", "my laptop"],
+     ["Error: --smtp-ehlo-name: 'my laptop' is not a host name"]),
+    (["--to", TO, "--smtp-ca-file", "/nonexistent.pem"],
+     ["Error: --smtp-ca-file: cannot use '/nonexistent.pem': No such file or directory"]),
+    (["--to", TO], ["Error: --from: required to send through SMTP (or set IAMKEYS_FROM): "
+                    "servers refuse a sender without a real domain, like iamkeys@localhost"]),
 ])
 def test_input_errors(smtp_plain: SmtpServer, args: list[str], needles: list[str]) -> None:
-    result = send(*args, *plain(smtp_plain)[:2] if "--smtp-host" not in args else (),
+    result = send(*args, *plain(smtp_plain)[:4] if "--smtp-host" not in args else (),
                   stdin=json.dumps(SEED))
     assert_one_line_error(result, 2, *needles)
-    assert smtp_plain.handler.rcpt_seen == [] and smtp_plain.received == []
+    assert smtp_plain.handler.ehlo_seen == [] and smtp_plain.received == []  # never connected
+
+
+def test_ses_needs_a_sender(aws_env: Any) -> None:
+    result = send("--ses", "--to", TO, stdin=json.dumps(SEED))
+    assert_one_line_error(result, 2, "Error: --from: required to send through SES (or set "
+                                     "IAMKEYS_FROM)")
+    assert aws_env.stats()["total"] == 0
 
 
 @pytest.mark.parametrize("stdin, needle", [
@@ -225,41 +278,80 @@ def test_password_never_travels_unencrypted_off_this_machine(closed_port: int) -
 
 
 def test_unreachable_server(closed_port: int) -> None:
-    result = send("--to", TO, "--smtp-host", "127.0.0.1", "--smtp-port", str(closed_port),
-                  "--smtp-security", "none", stdin=json.dumps(SEED))
+    result = send("--to", TO, "--from", FROM, "--smtp-host", "127.0.0.1", "--smtp-port",
+                  str(closed_port), "--smtp-security", "none", stdin=json.dumps(SEED))
     assert_failed(result, f"Error: SMTP 127.0.0.1:{closed_port}: connect: Connection refused; "
                           "message not sent")
 
 
-def test_auth_failure_does_not_print_the_password(smtp_auth: SmtpServer) -> None:
-    env = {"IAMKEYS_SMTP_PASSWORD": "wrong-but-secret", "SSL_CERT_FILE": str(smtp_auth.ca_file)}
+def test_auth_failure_is_one_attempt_and_does_not_print_the_password(
+        smtp_auth: SmtpServer) -> None:
+    env = {"IAMKEYS_SMTP_PASSWORD": "wrong-but-secret", "IAMKEYS_FROM": FROM}
     result = send("--to", TO, "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_auth.port),
-                  "--smtp-user", SMTP_USER, stdin=json.dumps(SEED), env=env)
-    assert_failed(result, "AUTH: authentication failed for user 'mailer': 535 5.7.8")
+                  "--smtp-user", SMTP_USER, "--smtp-ca-file", str(smtp_auth.ca_file),
+                  stdin=json.dumps(SEED), env=env)
+    assert_failed(result, "AUTH LOGIN: authentication failed for user 'mailer': 535 5.7.8")
     assert "wrong-but-secret" not in result.stderr
+    assert smtp_auth.handler.auth_attempts == ["LOGIN"]  # smtplib's login() made two
 
 
 def test_certificate_not_trusted(smtp_starttls: SmtpServer) -> None:
-    result = send("--to", TO, "--smtp-host", "127.0.0.1", "--smtp-port",
+    result = send("--to", TO, "--from", FROM, "--smtp-host", "127.0.0.1", "--smtp-port",
                   str(smtp_starttls.port), stdin=json.dumps(SEED))
     assert_failed(result, "TLS: certificate verify failed")
     assert smtp_starttls.received == []
 
 
 def test_starttls_not_offered(smtp_plain: SmtpServer) -> None:
-    result = send("--to", TO, "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp_plain.port),
-                  stdin=json.dumps(SEED))
+    result = send("--to", TO, "--from", FROM, "--smtp-host", "127.0.0.1", "--smtp-port",
+                  str(smtp_plain.port), stdin=json.dumps(SEED))
     assert_failed(result, "STARTTLS: the server does not offer STARTTLS")
 
 
-@pytest.mark.parametrize("command, reply", [("MAIL", "451 4.3.0 try later"),
-                                            ("RCPT", "550 5.1.1 no such user"),
-                                            ("DATA", "554 5.6.0 rejected")])
-def test_server_refuses(smtp_plain: SmtpServer, command: str, reply: str) -> None:
+def test_starttls_against_implicit_tls_fails_fast(smtp_tls: SmtpServer) -> None:
+    started = time.monotonic()
+    result = send("--to", TO, "--from", FROM, "--smtp-host", "127.0.0.1", "--smtp-port",
+                  str(smtp_tls.port), "--smtp-ca-file", str(smtp_tls.ca_file),
+                  stdin=json.dumps(SEED))
+    assert time.monotonic() - started < 15  # the default timeout is 30 s
+    assert_failed(result, f"Error: SMTP 127.0.0.1:{smtp_tls.port}: connect: no SMTP greeting, "
+                          "and port", "use --smtp-security ssl (IAMKEYS_SMTP_SECURITY=ssl)")
+
+
+def test_ssl_against_starttls(smtp_starttls: SmtpServer) -> None:
+    result = send("--to", TO, "--from", FROM, "--smtp-host", "127.0.0.1", "--smtp-port",
+                  str(smtp_starttls.port), "--smtp-security", "ssl", stdin=json.dumps(SEED))
+    assert_failed(result, "greets in plain text instead of a TLS handshake: use "
+                          "--smtp-security starttls")
+    assert "WRONG_VERSION_NUMBER" not in result.stderr
+
+
+@pytest.mark.parametrize("command, reply, step", [
+    ("MAIL", "553 5.7.1 sender rejected", f"MAIL FROM <{FROM}>"),
+    ("RCPT", "550 5.1.1 no such user", f"RCPT TO <{TO}>"),
+    ("DATA", "554 5.6.0 rejected", "end of DATA")])
+def test_server_refuses(smtp_plain: SmtpServer, command: str, reply: str, step: str) -> None:
     smtp_plain.handler.replies[command] = reply
     result = send("--to", TO, *plain(smtp_plain), stdin=json.dumps(SEED))
-    assert_failed(result, reply)
+    assert_failed(result, f"Error: SMTP 127.0.0.1:{smtp_plain.port}: {step}: {reply}; message "
+                          "not sent")
     assert smtp_plain.received == []
+
+
+def test_greylisted_then_accepted(smtp_plain: SmtpServer) -> None:
+    smtp_plain.handler.script["RCPT"] = ["451 4.7.1 Greylisted, try again later"]
+    result = send("--to", TO, *plain(smtp_plain), stdin=json.dumps(SEED))
+    assert_sent(result, smtp_plain, "IAM access keys: 2 keys, 1 user")
+    assert len(smtp_plain.received) == 1 and len(smtp_plain.handler.mail_seen) == 2
+
+
+def test_greylisted_on_every_attempt_is_exit_75(smtp_plain: SmtpServer) -> None:
+    smtp_plain.handler.replies["RCPT"] = "451 4.7.1 Greylisted, try again later"
+    result = send("--to", TO, *plain(smtp_plain), stdin=json.dumps(SEED))  # waits 1 s, 4 s
+    assert_one_line_error(result, 75, f"Error: SMTP 127.0.0.1:{smtp_plain.port}: RCPT TO <{TO}>: "
+                                      "451 4.7.1 Greylisted, try again later; message not sent "
+                                      "(3 attempts, each refused for now: try again later)")
+    assert smtp_plain.received == [] and len(smtp_plain.handler.mail_seen) == 3
 
 
 def test_connection_dropped_during_data(smtp_plain: SmtpServer) -> None:

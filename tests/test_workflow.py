@@ -25,6 +25,7 @@ from iamkeys.workflow import expressions, schema
 from seed_data import SEED_KEYS, SEED_OUTPUT, create_seed_user
 
 TO = "security-team@example.com"
+FROM = "iamkeys@example.com"
 
 
 @pytest.fixture
@@ -36,8 +37,10 @@ def alice(aws_env: Any, iam: Any) -> Any:
 
 
 @pytest.fixture
-def smtp_plain() -> Iterator[SmtpServer]:
-    """A real aiosmtpd server on 127.0.0.1 (free port), no TLS, keeping messages in memory."""
+def smtp_plain(monkeypatch: pytest.MonkeyPatch) -> Iterator[SmtpServer]:
+    """A real aiosmtpd server on 127.0.0.1 (free port), no TLS, keeping messages in memory; the
+    sender SMTP needs comes from IAMKEYS_FROM."""
+    monkeypatch.setenv("IAMKEYS_FROM", FROM)
     with embedded_smtp() as server:
         yield server
 
@@ -98,6 +101,29 @@ def test_library_workflow_lists_and_emails(alice: Any, smtp_plain: SmtpServer) -
     assert json.loads(attachment(message, "access-keys.json")) == SEED_OUTPUT
     csv_lines = attachment(message, "access-keys.csv").decode().splitlines()
     assert len(csv_lines) == 1 + len(SEED_KEYS)
+
+
+@pytest.mark.parametrize("workflow", ["list-access-keys-email", "inventory-findings-email"])
+def test_smtp_without_a_sender_is_refused_before_the_first_step(
+        alice: Any, smtp_plain: SmtpServer, monkeypatch: pytest.MonkeyPatch,
+        workflow: str) -> None:
+    monkeypatch.delenv("IAMKEYS_FROM")
+    result = iamkeys("run", workflow, "--input", f"to={TO}", *smtp_args(smtp_plain))
+    assert_one_line_error(result, 2, f"Error: {workflow}: step 'email': parameter from: "
+                                     "required to send through SMTP (or set IAMKEYS_FROM)")
+    assert alice.stats()["total"] == 0 and smtp_plain.received == []
+
+
+def test_the_from_input_with_a_display_name(alice: Any, smtp_plain: SmtpServer,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IAMKEYS_FROM")
+    result = iamkeys("run", "list-access-keys-email", "--input", "user_name=Alice", "--input",
+                     f"to={TO}", "--input", 'from="IAM key report" <sec@example.com>',
+                     *smtp_args(smtp_plain))
+    assert result.code == 0, result.stderr
+    [received] = smtp_plain.received
+    assert (received.mail_from, received.message["From"]) == (
+        "sec@example.com", "IAM key report <sec@example.com>")
 
 
 def test_json_attachment_is_the_list_output(alice: Any, smtp_plain: SmtpServer) -> None:

@@ -185,8 +185,8 @@ def _addresses(name: str, required: bool = False) -> Check:
 
 
 def _sender(value: Any) -> object:
-    """The From address, or None for the default sender."""
-    return None if value is None else params.email_address(value, name="from")
+    """The From address (a display name allowed), or None for the transport's default."""
+    return params.sender(value, name="from")
 
 
 # --- the registry

@@ -5,10 +5,11 @@
 
 The handler returns the output document (a workflow's last step's, or the action's) and raises
 the CLI's exceptions, with its messages, on failure. It is a boundary like the CLI: the mail
-transport comes from the function's environment (IAMKEYS_SMTP_*, IAMKEYS_SES, IAMKEYS_OUTBOX),
-AWS from botocore's own (the execution role, AWS_REGION, AWS_ENDPOINT_URL); IAMKEYS_DEBUG=1 logs
-every request to stderr with secrets masked, as `iamkeys --debug` does. Everything else is
-imported on the first event, so that a cold start pays only for what the event uses.
+transport and default sender come from the function's environment (IAMKEYS_SMTP_*, IAMKEYS_SES,
+IAMKEYS_OUTBOX, IAMKEYS_FROM), AWS from botocore's own (the execution role, AWS_REGION,
+AWS_ENDPOINT_URL); IAMKEYS_DEBUG=1 logs every request to stderr with secrets masked, as
+`iamkeys --debug` does. Everything else is imported on the first event, so that a cold start
+pays only for what the event uses.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@
     │   └── WorkflowError            ... located in a workflow file or Lambda event (file, step)
     ├── AwsError (exit 1)            an AWS call failed after botocore's retries; keeps the AWS code
     ├── MailError (exit 1)           the message was not accepted by the server, or not written
+    │   └── MailDeferredError (exit 75)  refused for now (SMTP 4xx) on every attempt: try later
     ├── PartialResultError (exit 3)  some items could not be listed; the rest is still reported
     └── FindingsError (exit 4)       --fail-on-findings and there are findings
 """
@@ -49,6 +50,16 @@ class AwsError(IamKeysError):
 
 class MailError(IamKeysError):
     """The message could not be delivered or written."""
+
+
+class MailDeferredError(MailError):
+    """The server refused for now (an SMTP 4xx reply) on every attempt; nothing was delivered.
+
+    Exit 75 is sendmail's EX_TEMPFAIL (sysexits.h): a scheduler can tell "try again later"
+    from "fix the configuration" (exit 1).
+    """
+
+    exit_code = 75
 
 
 class PartialResultError(IamKeysError):

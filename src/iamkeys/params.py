@@ -378,6 +378,83 @@ def smtp_security(value: str | None, *, name: str = "smtp_security") -> str:
     return value.strip().lower()
 
 
+def sender(value: str | None, *, name: str = "from") -> tuple[str, str] | None:
+    """A From address with an optional display name: (display name, address), or None.
+
+    `sec@example.com`, `IAM key report <sec@example.com>` and `"IAM key report"
+    <sec@example.com>` are accepted. Refused: control characters, comments, several addresses,
+    and display names that could pass for an address or hide one (`@`, `<`, `>`, quotes,
+    backslashes or RFC 2047 encoded words, also as Unicode look-alikes such as U+FF20).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(name, f"{_shown(value)} is not an e-mail address (local@domain)")
+    if CONTROL_RE.search(value):  # refused, not stripped: a header value never holds CR/LF
+        raise InputError(name, f"{_shown(value)} contains control characters (CR, LF, NUL)")
+    text = value.strip()
+    if EMAIL_RE.fullmatch(text) and len(text) <= 254:
+        return "", text
+    found = _NAME_ADDR_RE.fullmatch(text)
+    if found is None or len(found["address"]) > 254 or not EMAIL_RE.fullmatch(found["address"]):
+        raise InputError(name, f"{_shown(value)} is not an e-mail address (local@domain, or "
+                               "Display Name <local@domain>)")
+    display = found["name"]
+    if display.startswith('"') and display.endswith('"') and len(display) >= 2:
+        display = display[1:-1]
+    display = " ".join(display.split())
+    if not display or len(display) > MAX_DISPLAY_NAME:
+        raise InputError(name, f"the display name must be 1-{MAX_DISPLAY_NAME} characters")
+    if _tricky_display_name(display):
+        raise InputError(name, f"the display name {_shown(display)} must not hold @, <, >, "
+                               "quotes, backslashes, encoded words or invisible characters")
+    return display, found["address"]
+
+
+# `Display Name <address>`: the name plain or in double quotes, the address a plain addr-spec.
+_NAME_ADDR_RE = re.compile(r'(?P<name>"[^"]*"|[^"<>]*?)\s*<(?P<address>[^<>\s]+)>')
+MAX_DISPLAY_NAME = 78  # one header line (RFC 5322 §2.1.1 "SHOULD" limit)
+
+
+def _tricky_display_name(display: str) -> bool:
+    """Whether a display name could be read as (or hide) an address, a header or a break."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", display)
+    if any(c in folded for c in '@<>"\\') or "=?" in folded:
+        return True
+    # Invisible or reordering characters (Cf: bidi overrides, zero-width...), unassigned,
+    # private-use and surrogate code points.
+    return any(unicodedata.category(c) in ("Cc", "Cf", "Cn", "Co", "Cs", "Zl", "Zp")
+               for c in display)
+
+
+def ehlo_name(value: str | None, *, name: str = "smtp_ehlo_name") -> str | None:
+    """The name iamkeys gives itself in EHLO: a DNS host name (at most 253 characters)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 253 and HOSTNAME_RE.fullmatch(value):
+        return value
+    raise InputError(name, f"{_shown(value)} is not a host name (like mailer.example.com)")
+
+
+def seconds(value: int | str | None, *, name: str, high: int) -> float | None:
+    """A timeout in whole seconds, 1 to `high`; None when not given."""
+    checked = bounded_int(value, name=name, low=1, high=high)
+    return None if checked is None else float(checked)
+
+
+def file_path(value: str | None, *, name: str) -> str | None:
+    """A file to read: a path without control characters, at most 4096 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or CONTROL_RE.search(value):
+        raise InputError(name, "must be a file path without control characters")
+    if len(value) > 4096:
+        raise InputError(name, "must be at most 4096 characters")
+    return value
+
+
 def smtp_user(value: str | None, *, name: str = "smtp_user") -> str | None:
     """An SMTP AUTH user name: 1-256 characters, no control characters."""
     if value is None:

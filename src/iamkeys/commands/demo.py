@@ -13,7 +13,7 @@ from ..aws import Connection
 from ..cli import warn
 from ..demo import Received, SmtpServer, attachments, embedded_iam, embedded_smtp, save_html
 from ..errors import IamKeysError
-from ..mail import MailSettings
+from ..mail import DEFAULT_SENDER, MailSettings
 from .run import execute
 
 WORKFLOW = "list-access-keys-email"
@@ -35,7 +35,7 @@ def command(output_dir: str) -> None:
         runtime = Runtime(
             connection=Connection(endpoint_url=emulator.url), session=emulator.session,
             mail=MailSettings.from_environ({}, smtp_host=smtp.host, smtp_port=smtp.port,
-                                           smtp_security="none"))
+                                           smtp_security="none", sender=DEFAULT_SENDER))
         outcome = execute(WORKFLOW, INPUTS, runtime)
         click.echo(serialize.dumps(outcome.outputs["list"]), nl=False)
         _show(smtp, directory)

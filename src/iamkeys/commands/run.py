@@ -11,8 +11,9 @@ import click
 from .. import aws, documents, serialize, workflow
 from ..actions import Runtime
 from ..cli import aws_options, connection_from_options, warn
-from ..errors import InputError, PartialResultError
-from .send_email import mail_options, settings_from_options
+from ..errors import InputError, PartialResultError, WorkflowError
+from ..mail import MailSettings
+from .send_email import MailOptions, mail_options, settings_from_options
 
 
 @click.command("run")
@@ -25,10 +26,9 @@ from .send_email import mail_options, settings_from_options
 @click.option("--region", metavar="REGION",
               help="Default region (the profile's or AWS_REGION when not given, else us-east-1).")
 @aws_options
-def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host: str | None,
-            smtp_port: str | None, smtp_security: str | None, smtp_user: str | None,
-            ses: bool, outbox: str | None, region: str | None, profile: str | None,
-            endpoint_url: str | None, connect_timeout: str, read_timeout: str) -> None:
+def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, mail: MailOptions,
+            region: str | None, profile: str | None, endpoint_url: str | None,
+            connect_timeout: str, read_timeout: str) -> None:
     """Run WORKFLOW, a YAML file or a workflow of the library.
 
     \b
@@ -39,13 +39,13 @@ def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host
     connection = dataclasses.replace(
         connection_from_options(profile, endpoint_url, connect_timeout, read_timeout),
         region=aws.known_region(region))
-    mail = settings_from_options(smtp_host, smtp_port, smtp_security, smtp_user, ses, outbox,
-                                 connection=connection)
-    runtime = Runtime(connection=connection, mail=mail)
+    settings = settings_from_options(mail, connection=connection)
+    runtime = Runtime(connection=connection, mail=settings)
     if dry_run:
         plan = workflow.plan(workflow.load(workflow_ref), given)
+        require_senders(plan, settings)
         click.echo(serialize.dumps(workflow.describe(plan)), nl=False)
-        warn(f"dry run: nothing was called (mail would go through {mail.transport})")
+        warn(f"dry run: nothing was called (mail would go through {settings.transport})")
         return
     outcome = execute(workflow_ref, given, runtime)
     output = outcome.output
@@ -58,6 +58,9 @@ def command(workflow_ref: str, inputs: tuple[str, ...], dry_run: bool, smtp_host
 def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> workflow.Outcome:
     """Load, plan and run with a progress line per step, then a line per .eml file an email
     step wrote: `iamkeys run` and `iamkeys demo`."""
+    plan = workflow.plan(workflow.load(reference), inputs)
+    if runtime.mail is not None:
+        require_senders(plan, runtime.mail)
     email_steps: list[str] = []
 
     def on_step(step: str, action: str, missing: str | None = None,
@@ -66,10 +69,23 @@ def execute(reference: str, inputs: Mapping[str, str], runtime: Runtime) -> work
         if action == "email.send" and skipped is None:
             email_steps.append(step)
 
-    outcome = workflow.execute(reference, inputs, runtime=runtime, on_step=on_step)
+    outcome = workflow.run(plan, runtime=runtime, on_step=on_step)
     for step in email_steps:
         say_outbox(step, outcome.outputs[step])
     return outcome
+
+
+def require_senders(plan: workflow.Plan, mail: MailSettings) -> None:
+    """An email.send step without `from` needs IAMKEYS_FROM for SMTP and SES: said before the
+    first step runs rather than after an inventory (a step known to be skipped needs none)."""
+    for step in plan.steps:
+        if (step.action == "email.send" and step.runs is not False
+                and "from" not in step.pending and step.values.get("from") is None):
+            try:
+                mail.sender_for(None)
+            except InputError as e:
+                raise WorkflowError(f"{plan.workflow.source}: step {step.id!r}: parameter from",
+                                    e.rule, parameter="from") from e
 
 
 def say_step(step: str, action: str, missing: str | None = None,

@@ -1,149 +1,131 @@
-"""The email body: an HTML table that fits 800 px, a plain-text alternative, and the CSV.
+"""The email bodies: HTML that survives clients which strip `<style>`, text at 78 columns, the CSV.
 
-Rendered from the domain objects `documents.parse` reads; the rows below are the email's own
-view of them (age in days, marks), built in one place for both bodies and the subject.
+The HTML is table markup whose words are separated by the markup itself (cells, spaces, `<br>`,
+" · "), with every style inlined by css-inline: Outlook for Windows and the Gmail app with
+non-Google accounts drop `<style>` blocks. Gmail clips an HTML part past ~102 KB, so the body
+shows the riskiest keys up to a cap (and fewer if long values need it) and says how many more
+the attachments hold. The text part wraps at 78 columns and has a legend of the marks and rules.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import textwrap
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import serialize
 from ..documents import Document
-from ..findings import age_days
-from ..model import Inventory, InventoryError, Listing
+from ..model import Inventory
 from ..params import CONTROL_RE
 from ..render.tabular import csv_text
+from .settings import CSV_ATTACHMENT, JSON_ATTACHMENT
+from .views import OLD_KEY_DAYS, InventoryView, ResultRows, error_line
 
 if TYPE_CHECKING:
     import jinja2
 
-OLD_KEY_DAYS = 90  # the usual rotation period (CIS AWS Foundations Benchmark, IAM.3)
+# Gmail clips an HTML part larger than about 102 KB ("[Message clipped] View entire message");
+# the body stays under this many bytes, quoted-printable overhead included.
+HTML_LIMIT = 100_000
+# The keys a body shows at most. Measured on generated inventories (tests/mail_samples.py), the
+# riskiest rows take ~600 bytes each once inlined: 100 of 1,000 keys make 64 KB of HTML, 78 KB
+# with 128-character user names (the longest IAM allows); rows longer still (crafted documents)
+# are cut further to stay under HTML_LIMIT. tests/test_mail.py checks both.
+MAX_KEYS_SHOWN = 100
+MAX_ERRORS_SHOWN = 20  # the rest of the errors are in the JSON attachment
+WIDTH = 78  # the text part's columns (RFC 5322 §2.1.1)
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    """One access key as the email shows it; inventory-only fields stay empty for a listing."""
-
-    user_name: str
-    access_key_id: str
-    status: str
-    create_date: datetime
-    age_days: int
-    partition: str = ""
-    account_id: str = ""
-    last_used_date: datetime | None = None
-    findings: tuple[str, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        """Whether the key can sign requests."""
-        return self.status == "Active"
-
-    @property
-    def old(self) -> bool:
-        """Whether the key is older than the rotation period."""
-        return self.age_days > OLD_KEY_DAYS
+def bodies(shown: ResultRows | InventoryView, *, title: str,
+           generated: datetime) -> tuple[str, str]:
+    """The text and HTML parts, showing the same keys: at most MAX_KEYS_SHOWN, and no more
+    than keep the HTML (styles inlined) under HTML_LIMIT bytes as sent."""
+    if isinstance(shown, InventoryView):
+        count, page = _fitted(lambda n: _inventory_html(shown.shown(n), title), len(shown.rows))
+        return _inventory_text(shown.shown(count), title), page
+    count, page = _fitted(lambda n: _listing_html(shown, title, generated, n), len(shown.rows))
+    return _listing_text(shown, title, generated, count), page
 
 
-@dataclass(frozen=True, slots=True)
-class ResultRows:
-    """A result as rows: its kind ("listing" or "inventory"), its keys and what it warns about."""
-
-    kind: str
-    rows: tuple[KeyRow, ...]
-    partitions: tuple[str, ...] = ()
-    truncated: tuple[str, ...] = ()
-    errors: tuple[str, ...] = ()
-    # The inventory's own counts, which include users without keys and account findings.
-    inventory_users: int | None = None
-    inventory_findings: int | None = None
-
-    @property
-    def users(self) -> int:
-        """Users: the inventory's count, or the distinct users that have a key."""
-        if self.inventory_users is not None:
-            return self.inventory_users
-        return len({(r.partition, r.account_id, r.user_name) for r in self.rows})
-
-    @property
-    def inactive(self) -> int:
-        """Keys that are not Active."""
-        return sum(not r.active for r in self.rows)
-
-    @property
-    def old(self) -> int:
-        """Keys older than the rotation period."""
-        return sum(r.old for r in self.rows)
-
-    @property
-    def findings(self) -> int:
-        """Findings (inventory only)."""
-        return self.inventory_findings or 0
+def _fitted(render: Callable[[int], str], rows: int) -> tuple[int, str]:
+    """The most rows (at most MAX_KEYS_SHOWN) whose `render(count)` stays under HTML_LIMIT."""
+    count = min(rows, MAX_KEYS_SHOWN)
+    page = render(count)
+    if _encoded_size(page) <= HTML_LIMIT:
+        return count, page
+    low, high = 0, count  # the largest count that fits is in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _encoded_size(render(middle)) <= HTML_LIMIT:
+            low = middle
+        else:
+            high = middle
+    return low, render(low)
 
 
-def rows(document: Document, *, now: datetime) -> ResultRows:
-    """The rows of a result; a listing's ages are counted to `now`, an inventory's to its run."""
-    if isinstance(document, Inventory):
-        return _inventory_rows(document)
-    keyed = any(listing.partition for listing in document)
-    return ResultRows(
-        kind="listing",
-        rows=tuple(_listing_row(listing, key, now) for listing in document for key in listing.keys),
-        partitions=tuple(listing.partition for listing in document) if keyed else (),
-        truncated=tuple(_truncated(listing) for listing in document if listing.is_truncated))
+def _encoded_size(page: str) -> int:
+    """The size of the HTML part as sent: quoted-printable, 76-column lines, CRLF."""
+    import quopri
+
+    return len(quopri.encodestring(page.replace("\n", "\r\n").encode()))
 
 
-def _listing_row(listing: Listing, key: Any, now: datetime) -> KeyRow:
-    """One AccessKeyMetadata member."""
-    return KeyRow(user_name=key.user_name, access_key_id=key.access_key_id, status=key.status,
-                  create_date=key.create_date, age_days=age_days(key.create_date, now),
-                  partition=listing.partition)
+def _inline(page: str) -> str:
+    """The page with every <style> rule moved into style attributes, the <style> block gone."""
+    import css_inline
+
+    return str(css_inline.inline(page, keep_style_tags=False, load_remote_stylesheets=False,
+                                 minify_css=True))
 
 
-def _truncated(listing: Listing) -> str:
-    """The note of a truncated listing: where more keys follow."""
-    return (f"{listing.partition or 'result'} truncated: more keys follow Marker "
-            f"{listing.marker!r}")
+def _listing_html(result: ResultRows, title: str, generated: datetime, count: int) -> str:
+    """The listing's HTML part showing its first `count` keys."""
+    return _inline(_environment().get_template("email.html.j2").render(
+        _listing_context(result, title, generated, count)))
 
 
-def _inventory_rows(inv: Inventory) -> ResultRows:
-    """An inventory's key records, with last use and findings, and its errors as lines."""
-    return ResultRows(
-        kind="inventory",
-        rows=tuple(KeyRow(user_name=k.user_name, access_key_id=k.access_key_id,
-                          status=k.status, create_date=k.create_date,
-                          age_days=age_days(k.create_date, inv.generated_at),
-                          account_id=k.account_id,
-                          last_used_date=k.last_used.date if k.last_used else None,
-                          findings=tuple(f.rule for f in k.findings))
-                   for k in inv.keys),
-        errors=tuple(_error_line(error) for error in inv.errors),
-        inventory_users=inv.users, inventory_findings=inv.findings)
+def _inventory_html(view: InventoryView, title: str) -> str:
+    """The inventory's HTML part for a view (already cut to the keys it shows)."""
+    return _inline(_environment().get_template("inventory.html.j2").render(
+        _inventory_context(view, title)))
 
 
-def _error_line(error: InventoryError) -> str:
-    """One inventory error as a line of text: account, user, key, operation, code, message."""
-    parts = [("AccountId", error.account_id), ("UserName", error.user_name),
-             ("AccessKeyId", error.access_key_id), ("Operation", error.operation),
-             ("Code", error.code), ("Message", error.message)]
-    return "; ".join(f"{name}: {value}" for name, value in parts if value)
+def _inventory_text(view: InventoryView, title: str) -> str:
+    """The inventory's text part for a view (already cut to the keys it shows)."""
+    return _environment().get_template("inventory.txt.j2").render(
+        _inventory_context(view, title))
 
 
-def html(result: ResultRows, *, title: str, generated: datetime) -> str:
-    """The HTML part: summary, legend and one table row per key (or "No access keys found")."""
-    return _environment().get_template("email.html.j2").render(
-        _context(result, title, generated))
-
-
-def text(result: ResultRows, *, title: str, generated: datetime) -> str:
-    """The text/plain alternative: the same content as aligned columns."""
-    context = _context(result, title, generated)
-    context["table"] = _aligned(_text_header(result), [_text_row(result, r) for r in result.rows])
+def _listing_text(result: ResultRows, title: str, generated: datetime, count: int) -> str:
+    """The listing's text part showing its first `count` keys."""
+    context = _listing_context(result, title, generated, count)
+    context["table"] = _listing_table(result, count)
     return _environment().get_template("email.txt.j2").render(context)
+
+
+def _common(title: str) -> dict[str, Any]:
+    """What every template sees."""
+    return {"title": title, "json_name": JSON_ATTACHMENT, "csv_name": CSV_ATTACHMENT,
+            "width": WIDTH}
+
+
+def _listing_context(result: ResultRows, title: str, generated: datetime,
+                     count: int) -> dict[str, Any]:
+    """The listing templates' context; `count` of its keys are shown."""
+    return {**_common(title), "generated": generated, "result": result, "old_days": OLD_KEY_DAYS,
+            "rows": result.rows[:count], "hidden": len(result.rows) - count,
+            "partitions": result.partitions if len(result.partitions) > 1 else ()}
+
+
+def _inventory_context(view: InventoryView, title: str) -> dict[str, Any]:
+    """The inventory templates' context."""
+    errors = view.errors[:MAX_ERRORS_SHOWN]
+    return {**_common(title), "view": view, "errors": errors,
+            "error_lines": [error_line(e) for e in errors],
+            "hidden_errors": len(view.errors) - len(errors),
+            "several_accounts": view.accounts > 1}
 
 
 def csv_attachment(document: Document) -> str:
@@ -159,36 +141,31 @@ def csv_attachment(document: Document) -> str:
     return csv_text(serialize.KEY_FIELDS, cells)
 
 
-def _context(result: ResultRows, title: str, generated: datetime) -> dict[str, Any]:
-    """What both templates see."""
-    return {"title": title, "generated": generated, "result": result, "old_days": OLD_KEY_DAYS,
-            "inventory": result.kind == "inventory",
-            "partitions": result.partitions if len(result.partitions) > 1 else ()}
+# --- the text part -----------------------------------------------------------------------------
 
 
-def _text_header(result: ResultRows) -> list[str]:
-    """Column names of the plain-text table."""
-    header = ["User", "Access key ID", "Status", "Created", "Age"]
-    if result.kind == "inventory":
-        return ["Account", *header, "Last used", "Findings", "Marks"]
-    if len(result.partitions) > 1:
-        return ["Partition", *header, "Marks"]
-    return [*header, "Marks"]
+def _listing_table(result: ResultRows, count: int) -> list[str]:
+    """The listing's keys as aligned columns when they fit in 78 columns, else one block each
+    (the user on its own lines, then the key's fields)."""
+    several = len(result.partitions) > 1
+    header = ["Partition"] * several + ["User", "Access key ID", "Status", "Created", "Age"]
+    rows = [[r.partition] * several + [r.user_name, r.access_key_id, r.status,
+                                       _day(r.create_date), _age(r.age_days, r.old)]
+            for r in result.rows[:count]]
+    table = _aligned(header, [[_visible(c) for c in row] for row in rows])
+    if all(len(line) <= WIDTH for line in table):
+        return table
+    lines: list[str] = []
+    for r in result.rows[:count]:
+        lines += _wrap(r.user_name + (f" ({r.partition})" if several else ""), indent="")
+        lines += _wrap(f"{r.access_key_id}  {r.status}  created {_day(r.create_date)}  "
+                       f"{_age(r.age_days, r.old, unit=' days')}", indent="    ")
+    return lines
 
 
-def _text_row(result: ResultRows, row: KeyRow) -> list[str]:
-    """One key as plain-text cells, control characters made visible."""
-    marks = " ".join(m for m, on in (("[INACTIVE]", not row.active), ("[OLD]", row.old)) if on)
-    cells = [row.user_name, row.access_key_id, row.status, _day(row.create_date),
-             str(row.age_days)]
-    if result.kind == "inventory":
-        used = _day(row.last_used_date) if row.last_used_date else "never"
-        cells = [row.account_id, *cells, used, " ".join(row.findings) or "-", marks]
-    elif len(result.partitions) > 1:
-        cells = [row.partition, *cells, marks]
-    else:
-        cells = [*cells, marks]
-    return [CONTROL_RE.sub("\ufffd", cell) for cell in cells]
+def _age(days: int, old: bool, unit: str = "") -> str:
+    """An age in days, marked [OLD] past the rotation period."""
+    return f"{days}{unit}" + " [OLD]" * old
 
 
 def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -197,6 +174,26 @@ def _aligned(header: list[str], rows: list[list[str]]) -> list[str]:
     rule = ["-" * w for w in widths]
     return ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
             for line in [header, rule, *rows]]
+
+
+def _wrap(value: str, indent: str = "   ", first: str | None = None) -> list[str]:
+    """`value` in lines of at most 78 columns; words longer than a line are cut."""
+    return textwrap.wrap(_visible(value), WIDTH, initial_indent=indent if first is None else first,
+                         subsequent_indent=indent, break_long_words=True,
+                         break_on_hyphens=False) or [indent.rstrip()]
+
+
+def _wrap_filter(value: Any, indent: str = "   ", first: str | None = None) -> str:
+    """The `wrap` filter of the text templates: wrapped lines joined by newlines."""
+    return "\n".join(_wrap(str(value), indent, first))
+
+
+def _visible(value: str) -> str:
+    """Control characters (a crafted document's) shown as U+FFFD: no line can be added."""
+    return CONTROL_RE.sub("\ufffd", value)
+
+
+# --- templates ---------------------------------------------------------------------------------
 
 
 def _day(value: datetime | None) -> str:
@@ -214,6 +211,11 @@ def _plural(word: str, count: int) -> str:
     return word if count == 1 else word + "s"
 
 
+def _count(count: int, word: str) -> str:
+    """`1 key`, `1000 keys`."""
+    return f"{count} {_plural(word, count)}"
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The Jinja2 environment: autoescape for .html.j2 (and any unknown name), strict undefined."""
@@ -228,5 +230,6 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(day=_day, when=_when, plural=_plural)
+    environment.filters.update(day=_day, when=_when, plural=_plural, count=_count,
+                               wrap=_wrap_filter)
     return environment

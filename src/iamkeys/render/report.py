@@ -1,8 +1,8 @@
 """The inventory's HTML report: one self-contained page, a table per account sorted by risk.
 
 No external scripts, styles, fonts or images (a Content-Security-Policy meta tag says so to the
-browser too); every value is escaped by Jinja2's autoescape. The same page is the body of the
-email that `send-email` sends for an inventory.
+browser too); every value is escaped by Jinja2's autoescape. The email for an inventory has its
+own body (mail/templates/inventory.html.j2): mail clients drop the <style> this page relies on.
 """
 
 from __future__ import annotations
