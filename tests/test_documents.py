@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,24 @@ from hypothesis import strategies as st
 from iamkeys import documents, serialize
 from iamkeys.errors import InputError
 from iamkeys.model import (
+    OWNER_NO_TAG,
+    OWNER_NOT_EMAIL,
+    OWNER_UNREAD,
     AccessKey,
     AccountFinding,
     AccountScan,
+    CarriedOver,
+    Changes,
     DeletedDuringRun,
     Finding,
+    FindingChange,
     Inventory,
     InventoryError,
     InventoryKey,
+    KeyChange,
     LastUsed,
     Listing,
+    StatusChange,
     Thresholds,
 )
 from seed_data import SEED_OUTPUT
@@ -38,8 +47,26 @@ key_ids = st.from_regex(r"AKIA[A-Z0-9]{16}", fullmatch=True)
 accounts = st.from_regex(r"[0-9]{12}", fullmatch=True)
 statuses = st.sampled_from(["Active", "Inactive"])
 texts = st.text(max_size=40)
+marks = st.builds(CarriedOver, reason=texts, read_at=times)
 found = st.builds(Finding, rule=st.sampled_from(["IAM.3", "IAM.22", "CIS.1.13"]), reason=texts,
-                  since=st.none() | times)
+                  since=st.none() | times, carried_over=st.none() | marks)
+emails = st.from_regex(r"[a-z0-9.+_-]{1,20}@[a-z0-9-]{1,20}\.[a-z]{2,6}", fullmatch=True)
+owners = (st.tuples(emails, st.none())
+          | st.tuples(st.none(), st.sampled_from([OWNER_NO_TAG, OWNER_NOT_EMAIL, OWNER_UNREAD])))
+rules = st.sampled_from(["IAM.3", "IAM.4", "CIS.1.11", "STALE_INACTIVE"])
+key_changes = st.builds(KeyChange, account_id=accounts, user_name=names, access_key_id=key_ids)
+finding_changes = st.builds(FindingChange, account_id=accounts, user_name=st.none() | names,
+                            access_key_id=st.none() | key_ids, rule=rules, reason=texts,
+                            since=st.none() | times)
+all_changes = st.builds(
+    Changes, baseline_at=times,
+    new_keys=st.lists(key_changes, max_size=2).map(tuple),
+    removed_keys=st.lists(key_changes, max_size=2).map(tuple),
+    status_changed=st.lists(st.builds(StatusChange, account_id=accounts, user_name=names,
+                                      access_key_id=key_ids, before=statuses, after=statuses),
+                            max_size=2).map(tuple),
+    new_findings=st.lists(finding_changes, max_size=2).map(tuple),
+    resolved_findings=st.lists(finding_changes, max_size=2).map(tuple))
 
 
 @st.composite
@@ -49,23 +76,25 @@ def inventories(draw: Any) -> Inventory:
     last_used = (st.none() | st.builds(LastUsed, date=st.none() | times,
                                        service=st.none() | names, region=st.none() | names)
                  if checked else st.none())
+    owner_tags = draw(st.lists(names, max_size=2).map(tuple))
     keys = draw(st.lists(st.builds(
         InventoryKey, account_id=accounts, user_name=names, user_create_date=times,
         access_key_id=key_ids, status=statuses, create_date=times, last_used=last_used,
-        findings=st.lists(found, max_size=3).map(tuple)), max_size=6))
+        findings=st.lists(found, max_size=3).map(tuple),
+        carried_over=st.none() | marks), max_size=6))
+    if owner_tags:  # every key then has an owner, or the reason it has none
+        keys = [replace(k, owner=owner, owner_problem=problem)
+                for k, (owner, problem) in zip(keys, draw(st.lists(
+                    owners, min_size=len(keys), max_size=len(keys))), strict=True)]
     errors = draw(st.lists(st.builds(
         InventoryError, account_id=accounts, user_name=st.none() | names, operation=names,
         code=names, message=texts, access_key_id=st.none() | key_ids), max_size=3))
     # A key whose last-use lookup failed reads back without last use.
     failed = {e.access_key_id for e in errors if e.operation == "GetAccessKeyLastUsed"}
-    keys = [k if k.access_key_id not in failed else
-            InventoryKey(k.account_id, k.user_name, k.user_create_date, k.access_key_id,
-                         k.status, k.create_date, None, k.findings) for k in keys]
+    keys = [k if k.access_key_id not in failed else replace(k, last_used=None) for k in keys]
     if checked:
         keys = [k if k.last_used or k.access_key_id in failed else
-                InventoryKey(k.account_id, k.user_name, k.user_create_date, k.access_key_id,
-                             k.status, k.create_date, LastUsed(None, None, None), k.findings)
-                for k in keys]
+                replace(k, last_used=LastUsed(None, None, None)) for k in keys]
     return Inventory(
         keys=tuple(keys), errors=tuple(errors),
         deleted=tuple(draw(st.lists(st.builds(DeletedDuringRun, account_id=accounts,
@@ -81,7 +110,9 @@ def inventories(draw: Any) -> Inventory:
         thresholds=draw(st.builds(Thresholds, max_key_age=st.integers(0, 3650),
                                   max_unused=st.integers(0, 3650),
                                   max_inactive=st.integers(0, 3650))),
-        last_used_checked=checked)
+        last_used_checked=checked,
+        owner_tags=owner_tags,
+        changes=draw(st.none() | all_changes))
 
 
 @given(inventories())

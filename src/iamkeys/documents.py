@@ -6,7 +6,7 @@ reads it here, and nowhere else. The shapes, each written by `serialize.py`:
     List Access Keys result     {"AccessKeyMetadata": [...], "IsTruncated": ..., "Marker"?}
     several partitions          {"aws": <List Access Keys result>, "aws-cn": ...}
     inventory                   {"Keys": [...], "Errors": [...], "AccountFindings": [...],
-                                 "Summary": {...}}
+                                 "Summary": {...}, "Changes"?: {...}}
 
 A document that is none of these is an InputError on `input` that names the member at fault,
 e.g. "not an iamkeys result: Keys[3].CreateDate must be an ISO 8601 timestamp".
@@ -25,17 +25,25 @@ from .model import (
     AccessKey,
     AccountFinding,
     AccountScan,
+    CarriedOver,
+    Changes,
     DeletedDuringRun,
     Finding,
+    FindingChange,
     Inventory,
     InventoryError,
     InventoryKey,
+    KeyChange,
     LastUsed,
     Listing,
+    StatusChange,
     Thresholds,
 )
 
 MAX_INPUT_BYTES = 20 * 1024 * 1024
+# An inventory read as a baseline (or by diff, securityhub-import): ~0.7 KB a key, so room for
+# an organization of 300,000 keys.
+MAX_INVENTORY_BYTES = 256 * 1024 * 1024
 # An iamkeys result nests 5 levels; a deeper document (a Lambda event, a library call) would
 # exhaust the stack when serialized again (the email's JSON attachment).
 MAX_NESTING = 32
@@ -51,6 +59,22 @@ def read_input(stream: IO[bytes], *, limit: int = MAX_INPUT_BYTES) -> bytes:
     if len(data) > limit:
         raise InputError("input", f"larger than {limit // (1024 * 1024)} MiB ({limit} bytes); "
                                   "send a smaller result (e.g. filter by user or account)")
+    return data
+
+
+def read_file(path: str, *, parameter: str, limit: int = MAX_INVENTORY_BYTES) -> bytes:
+    """The bytes of the file `path` (at most `limit`); a file that cannot be read is an input
+    error on `parameter`."""
+    from pathlib import Path
+
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(limit + 1)
+    except (OSError, ValueError) as e:  # ValueError: a NUL in the path
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InputError(parameter, f"cannot read {path!r}: {reason}") from e
+    if len(data) > limit:
+        raise InputError(parameter, f"{path!r} is larger than {limit // (1024 * 1024)} MiB")
     return data
 
 
@@ -94,6 +118,15 @@ def inventory(document: Any) -> Inventory:
         raise _invalid("expected an inventory (Keys, Errors, Summary), got a List Access Keys "
                        "result")
     return parsed
+
+
+def saved_inventory(data: bytes, *, parameter: str, where: str) -> Inventory:
+    """A saved inventory (a --baseline file, the --state, diff's arguments); anything else is an
+    input error on `parameter`, naming `where`."""
+    try:
+        return inventory(load_json(data))
+    except InputError as e:
+        raise InputError(parameter, f"{where}: {e.rule}") from e
 
 
 def _check_shape(document: Any) -> None:
@@ -147,6 +180,9 @@ def _inventory(document: _Members) -> Inventory:
     failed = {e.access_key_id for e in errors if e.operation == "GetAccessKeyLastUsed"}
     keys = tuple(_inventory_key(item, checked, failed) for item in records)
     limits = summary.object("Thresholds")
+    owner_tags = summary.array("OwnerTags", default=[])
+    if not all(isinstance(tag, str) for tag in owner_tags):
+        raise _invalid(f"{summary.where('OwnerTags')} must hold tag keys")
     return Inventory(
         keys=keys,
         errors=errors,
@@ -160,6 +196,8 @@ def _inventory(document: _Members) -> Inventory:
                               max_unused=limits.count("MaxUnused"),
                               max_inactive=limits.count("MaxInactive")),
         last_used_checked=checked,
+        owner_tags=tuple(owner_tags),
+        changes=_changes(document.object("Changes")) if "Changes" in document.members else None,
     )
 
 
@@ -176,7 +214,8 @@ def _inventory_key(item: _Members, checked: bool, failed: set[str | None]) -> In
         account_id=item.text("AccountId"), user_name=item.text("UserName"),
         user_create_date=item.time("UserCreateDate"), access_key_id=key_id,
         status=item.text("Status"), create_date=item.time("CreateDate"),
-        last_used=last, findings=_findings(item))
+        last_used=last, findings=_findings(item), owner=item.optional_text("Owner"),
+        owner_problem=item.optional_text("OwnerProblem"), carried_over=_carried(item))
 
 
 def _findings(item: _Members) -> tuple[Finding, ...]:
@@ -191,7 +230,43 @@ def _findings(item: _Members) -> tuple[Finding, ...]:
 
 def _finding(item: _Members) -> Finding:
     """A finding's rule, reason and, when recorded, since when it has been reported."""
-    return Finding(item.text("Rule"), item.text("Reason"), item.optional_time("Since"))
+    return Finding(item.text("Rule"), item.text("Reason"), item.optional_time("Since"),
+                   carried_over=_carried(item))
+
+
+def _carried(item: _Members) -> CarriedOver | None:
+    """A record's CarriedOver mark (why it is the baseline's, when it was last read), if any."""
+    if item.members.get("CarriedOver") is None:
+        return None
+    mark = item.object("CarriedOver")
+    return CarriedOver(reason=mark.text("Reason"), read_at=mark.time("ReadAt"))
+
+
+def _changes(item: _Members) -> Changes:
+    """The Changes member: what changed since the baseline."""
+    return Changes(
+        baseline_at=item.time("Baseline"),
+        new_keys=tuple(_key_change(k) for k in item.objects("NewKeys")),
+        removed_keys=tuple(_key_change(k) for k in item.objects("RemovedKeys")),
+        status_changed=tuple(
+            StatusChange(c.text("AccountId"), c.text("UserName"), c.text("AccessKeyId"),
+                         c.text("From"), c.text("To"))
+            for c in item.objects("StatusChanged")),
+        new_findings=tuple(_finding_change(c) for c in item.objects("NewFindings")),
+        resolved_findings=tuple(_finding_change(c) for c in item.objects("ResolvedFindings")),
+    )
+
+
+def _key_change(item: _Members) -> KeyChange:
+    """A NewKeys or RemovedKeys member."""
+    return KeyChange(item.text("AccountId"), item.text("UserName"), item.text("AccessKeyId"))
+
+
+def _finding_change(item: _Members) -> FindingChange:
+    """A NewFindings or ResolvedFindings member."""
+    return FindingChange(item.text("AccountId"), item.optional_text("UserName"),
+                         item.optional_text("AccessKeyId"), item.text("Rule"),
+                         item.text("Reason"), item.optional_time("Since"))
 
 
 def _error(item: _Members) -> InventoryError:
