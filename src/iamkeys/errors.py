@@ -5,6 +5,7 @@
     │   └── WorkflowError            ... located in a workflow file or Lambda event (file, step)
     ├── AwsError (exit 1)            an AWS call failed after botocore's retries; keeps the AWS code
     ├── MailError (exit 1)           the message was not accepted by the server, or not written
+    ├── StateConflictError (exit 1)  --state changed since it was read (another run wrote it)
     ├── PartialResultError (exit 3)  some items could not be listed; the rest is still reported
     └── FindingsError (exit 4)       --fail-on-findings and there are findings
 """
@@ -49,6 +50,15 @@ class AwsError(IamKeysError):
 
 class MailError(IamKeysError):
     """The message could not be delivered or written."""
+
+
+class StateConflictError(IamKeysError):
+    """The stored inventory changed between this run's read and its write; nothing was written."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        super().__init__(f"state {location} changed since this run read it (another run stored "
+                         "an inventory there); this run's inventory was not stored")
 
 
 class PartialResultError(IamKeysError):
