@@ -26,9 +26,11 @@ _NO_ARGS_IS_HELP: type[click.UsageError] = getattr(
 
 COMMANDS = {
     "demo": "iamkeys.commands.demo",
+    "diff": "iamkeys.commands.diff",
     "inventory": "iamkeys.commands.inventory",
     "list-access-keys": "iamkeys.commands.list_access_keys",
     "run": "iamkeys.commands.run",
+    "securityhub-import": "iamkeys.commands.securityhub_import",
     "send-email": "iamkeys.commands.send_email",
 }
 
