@@ -184,6 +184,7 @@ def compare(baseline: Inventory, current: Inventory) -> Changes:
     scope = unread(current)
     before = {key_id(key): key for key in baseline.keys}
     after = {key_id(key): key for key in current.keys}
+    then_found, now_found = _findings(baseline), _findings(current)
     return Changes(
         baseline_at=baseline.generated_at,
         new_keys=tuple(_key_change(k) for i, k in after.items() if i not in before),
@@ -192,9 +193,9 @@ def compare(baseline: Inventory, current: Inventory) -> Changes:
         status_changed=tuple(
             StatusChange(k.account_id, k.user_name, k.access_key_id, before[i].status, k.status)
             for i, k in after.items() if i in before and before[i].status != k.status),
-        new_findings=_finding_changes(_findings(current), _findings(baseline)),
+        new_findings=_finding_changes(now_found, then_found),
         resolved_findings=_finding_changes(
-            _findings(baseline), _findings(current),
+            then_found, now_found,
             keep=lambda ident, change: _resolved(ident, change, before, after, scope)),
     )
 
@@ -204,25 +205,25 @@ def _key_change(key: InventoryKey) -> KeyChange:
     return KeyChange(key.account_id, key.user_name, key.access_key_id)
 
 
-def _findings(inv: Inventory) -> dict[FindingId, FindingChange]:
-    """Every finding of an inventory, keys' and accounts', by account, key and rule."""
-    found: dict[FindingId, FindingChange] = {
-        (k.account_id, k.access_key_id, f.rule):
-            FindingChange(k.account_id, k.user_name, k.access_key_id, f.rule, f.reason, f.since)
+def _findings(inv: Inventory) -> dict[FindingId, tuple[str | None, Finding]]:
+    """Every finding of an inventory, keys' and accounts', by account, key and rule: its user
+    (None for an account finding) and the finding."""
+    found: dict[FindingId, tuple[str | None, Finding]] = {
+        (k.account_id, k.access_key_id, f.rule): (k.user_name, f)
         for k in inv.keys for f in k.findings}
     for account in inv.account_findings:
-        f = account.finding
-        found[(account.account_id, None, f.rule)] = FindingChange(
-            account.account_id, None, None, f.rule, f.reason, f.since)
+        found[(account.account_id, None, account.finding.rule)] = (None, account.finding)
     return found
 
 
-def _finding_changes(ours: Mapping[FindingId, FindingChange],
-                     theirs: Mapping[FindingId, FindingChange],
+def _finding_changes(ours: Mapping[FindingId, tuple[str | None, Finding]],
+                     theirs: Mapping[FindingId, tuple[str | None, Finding]],
                      keep: Keep | None = None) -> tuple[FindingChange, ...]:
     """Findings in `ours` and not in `theirs` (that `keep` accepts), in a stable order."""
-    changed = [change for ident, change in ours.items()
-               if ident not in theirs and (keep is None or keep(ident, change))]
+    changed = [FindingChange(ident[0], user, ident[1], f.rule, f.reason, f.since)
+               for ident, (user, f) in ours.items() if ident not in theirs]
+    if keep is not None:
+        changed = [c for c in changed if keep((c.account_id, c.access_key_id, c.rule), c)]
     return tuple(sorted(changed, key=_change_order))
 
 

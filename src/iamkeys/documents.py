@@ -129,18 +129,29 @@ def saved_inventory(data: bytes, *, parameter: str, where: str) -> Inventory:
         raise InputError(parameter, f"{where}: {e.rule}") from e
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _check_shape(document: Any) -> None:
-    """An object, nested no deeper than MAX_NESTING (walked without recursion)."""
+    """An object, nested no deeper than MAX_NESTING (walked without recursion).
+
+    Only containers are walked, and JSON's own types are told apart by `type` before the
+    slower abstract checks: a 20,000-key inventory has 600,000 values.
+    """
     if not isinstance(document, Mapping):
         raise _invalid(f"expected a JSON object, got {_json_type(document)}")
     stack: list[tuple[Any, int]] = [(document, 1)]
+    scalars = _SCALARS
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, Mapping | list | tuple):
-            if depth > MAX_NESTING:
-                raise _invalid(f"nested deeper than {MAX_NESTING} levels")
-            children = value.values() if isinstance(value, Mapping) else value
-            stack.extend((child, depth + 1) for child in children)
+        if depth > MAX_NESTING:
+            raise _invalid(f"nested deeper than {MAX_NESTING} levels")
+        children = value.values() if isinstance(value, Mapping) else value
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list or (kind not in scalars and isinstance(
+                    child, Mapping | list | tuple)):
+                stack.append((child, depth + 1))
 
 
 # --- List Access Keys results
@@ -174,11 +185,14 @@ def _access_key(item: _Members) -> AccessKey:
 def _inventory(document: _Members) -> Inventory:
     """The inventory document; the Summary's own counts are derived again from its parts."""
     summary = document.object("Summary")
-    records = document.objects("Keys")
+    records = document.array("Keys")
     errors = tuple(_error(item) for item in document.objects("Errors", default=[]))
     checked = summary.boolean("LastUsedChecked", default=True)
     failed = {e.access_key_id for e in errors if e.operation == "GetAccessKeyLastUsed"}
-    keys = tuple(_inventory_key(item, checked, failed) for item in records)
+    fast = _FastKeys(checked, failed)
+    keys = tuple(fast.key(record) or _inventory_key(_Members(record, f"Keys[{i}]"), checked,
+                                                    failed)
+                 for i, record in enumerate(records))
     limits = summary.object("Thresholds")
     owner_tags = summary.array("OwnerTags", default=[])
     if not all(isinstance(tag, str) for tag in owner_tags):
@@ -216,6 +230,91 @@ def _inventory_key(item: _Members, checked: bool, failed: set[str | None]) -> In
         status=item.text("Status"), create_date=item.time("CreateDate"),
         last_used=last, findings=_findings(item), owner=item.optional_text("Owner"),
         owner_problem=item.optional_text("OwnerProblem"), carried_over=_carried(item))
+
+
+class _FastKeys:
+    """Keys members read straight from their dictionaries, for large inventories.
+
+    The same rules as `_inventory_key` (which reads each member through `_Members`, ~4 times
+    slower); anything unusual (a wrong type, a CarriedOver mark) returns None, and the checked
+    reader then reads the record again and names the member at fault.
+    """
+
+    __slots__ = ("checked", "failed", "times")
+
+    def __init__(self, checked: bool, failed: set[str | None]) -> None:
+        self.checked = checked
+        self.failed = failed
+        self.times: dict[str, datetime] = {}
+
+    def key(self, m: Any) -> InventoryKey | None:
+        """The key in record `m`, or None to leave it to the checked reader."""
+        try:
+            return self._key(m) if type(m) is dict else None
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _key(self, m: dict[str, Any]) -> InventoryKey | None:
+        key_id, account, user, status = (m["AccessKeyId"], m["AccountId"], m["UserName"],
+                                         m["Status"])
+        age = m.get("AgeDays")
+        if (m.get("CarriedOver") is not None or type(key_id) is not str
+                or type(account) is not str or type(user) is not str or type(status) is not str
+                or age is not None and (type(age) is not int or age < 0)):
+            return None
+        found = self._findings(m)
+        if found is None:
+            return None
+        last = None
+        if self.checked and key_id not in self.failed:
+            date, service, region = (m.get("LastUsedDate"), m.get("LastUsedService"),
+                                     m.get("LastUsedRegion"))
+            if not (service is None or type(service) is str) or not (
+                    region is None or type(region) is str):
+                return None
+            last = LastUsed(None if date is None else self.time(date), service, region)
+        owner, problem = m.get("Owner"), m.get("OwnerProblem")
+        if not (owner is None or type(owner) is str) or not (
+                problem is None or type(problem) is str):
+            return None
+        return InventoryKey(account_id=account, user_name=user,
+                            user_create_date=self.time(m["UserCreateDate"]),
+                            access_key_id=key_id, status=status,
+                            create_date=self.time(m["CreateDate"]), last_used=last,
+                            findings=found, owner=owner, owner_problem=problem)
+
+    def _findings(self, m: dict[str, Any]) -> tuple[Finding, ...] | None:
+        rules = m.get("Findings", [])
+        if type(rules) is not list:
+            return None
+        for rule in rules:
+            if type(rule) is not str:
+                return None
+        details = m.get("FindingDetails")
+        if details is None:
+            return None if "FindingDetails" in m else tuple(Finding(rule, "") for rule in rules)
+        if type(details) is not list:
+            return None
+        found = []
+        for d in details:
+            rule, reason, since = d["Rule"], d["Reason"], d.get("Since")
+            if (type(d) is not dict or d.get("CarriedOver") is not None
+                    or type(rule) is not str or type(reason) is not str):
+                return None
+            found.append(Finding(rule, reason, None if since is None else self.time(since)))
+        return tuple(found)
+
+    def time(self, value: Any) -> datetime:
+        """A timestamp as `_Members.time` reads it; the same text is parsed once."""
+        parsed = self.times.get(value) if type(value) is str else None
+        if parsed is None:
+            if type(value) is not str:
+                raise TypeError(value)
+            moment = datetime.fromisoformat(value)
+            parsed = moment.replace(tzinfo=UTC) if moment.tzinfo is None else \
+                moment.astimezone(UTC)
+            self.times[value] = parsed
+        return parsed
 
 
 def _findings(item: _Members) -> tuple[Finding, ...]:
