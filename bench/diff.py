@@ -153,11 +153,12 @@ class Row:
 
 def report(rows: list[Row], naive: c.Run) -> int:
     """The table, the ratios and the verdicts; 0 when every target is met."""
-    print(f"   {'keys':>7} {'file MB':>8} {'diff s':>7} {'peak MB':>8} {'json.load s':>12} "
-          f"{'ratio':>6}  changes")
+    print(f"   {'keys':>7} {'file MB':>8} {'diff s':>7} {'cpu s':>6} {'peak MB':>8} "
+          f"{'json.load s':>12} {'ratio':>6}  changes")
     for row in rows:
         print(f"   {row.keys:>7,} {row.file_bytes / 1e6:8.1f} {row.ours.seconds:7.2f} "
-              f"{row.ours.maxrss_kb / 1024:8.1f} {row.floor.seconds:12.2f} "
+              f"{row.ours.cpu_seconds:6.2f} {row.ours.maxrss_kb / 1024:8.1f} "
+              f"{row.floor.seconds:12.2f} "
               f"{row.ours.seconds / row.floor.seconds:5.1f}x  "
               f"{'exactly those made' if row.exact else 'WRONG'}")
     first, largest = rows[0], rows[-1]

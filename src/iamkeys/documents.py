@@ -124,7 +124,14 @@ def saved_inventory(data: bytes, *, parameter: str, where: str) -> Inventory:
     """A saved inventory (a --baseline file, the --state, diff's arguments); anything else is an
     input error on `parameter`, naming `where`."""
     try:
-        return inventory(load_json(data))
+        document = load_json(data)
+        if not isinstance(document, Mapping):
+            raise _invalid(f"expected a JSON object, got {_json_type(document)}")
+        # Not walked for its depth (_check_shape): a saved inventory is only read into domain
+        # objects, never serialized again, and what is read is its known, shallow members.
+        if "Keys" in document and "Summary" in document:
+            return _inventory(_Members(document, ""))
+        return inventory(document)
     except InputError as e:
         raise InputError(parameter, f"{where}: {e.rule}") from e
 
