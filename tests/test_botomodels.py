@@ -41,6 +41,11 @@ def session_with(loader: SlimLoader) -> Any:
     return core
 
 
+# Bytes a slim model may take: the models are 0.1-1.4 MB whole. BatchImportFindings reaches the
+# whole AWS Security Finding Format (every resource's details): 205 KB of Security Hub's 1.4 MB.
+SLIM_BYTES = {"s3": 25_000, "securityhub": 250_000}
+
+
 @pytest.mark.parametrize("service", sorted(OPERATIONS))
 def test_cache_is_written_once_then_used(tmp_path: Path, service: str) -> None:
     first = session_with(SlimLoader(tmp_path)).get_service_model(service)
@@ -48,7 +53,7 @@ def test_cache_is_written_once_then_used(tmp_path: Path, service: str) -> None:
     second = session_with(SlimLoader(tmp_path)).get_service_model(service)
     assert set(second.operation_names) == set(OPERATIONS[service])
     assert set(OPERATIONS[service]) <= set(first.operation_names)
-    assert written.stat().st_size < 20_000
+    assert written.stat().st_size < SLIM_BYTES.get(service, 20_000)
 
 
 def test_same_answers_over_the_wire(aws_env: Any, iam: Any, tmp_path: Path) -> None:

@@ -109,13 +109,47 @@ def _list_execute(request: Any, runtime: Runtime) -> Any:
 # --- aws.iam.inventory
 
 
-def _inventory_prepare(values: Mapping[str, Any]) -> Any:
-    """InventoryRequest.build, the CLI's validator; `no_last_used` as the CLI spells it."""
+@dataclass(frozen=True, slots=True)
+class _InventoryCall:
+    """A validated aws.iam.inventory request, and where its baseline comes from."""
+
+    request: Any
+    state: params.StateLocation | None = None
+    baseline: Any = None
+
+
+def _inventory_prepare(values: Mapping[str, Any]) -> _InventoryCall:
+    """InventoryRequest.build, the CLI's validator; `no_last_used` as the CLI spells it; the
+    baseline (an earlier step's inventory) or the state location checked as the CLI does."""
     from .inventory import InventoryRequest
 
     raw = dict(values)
     skip = params.flag(raw.pop("no_last_used", None), name="no_last_used")
-    return InventoryRequest.build(**raw, last_used=not skip)
+    location = params.state_location(_blank_is_none(raw.pop("state", None)))
+    baseline = _blank_is_none(raw.pop("baseline", None))
+    if baseline is not None and location is not None:
+        raise InputError("baseline", "cannot be combined with state (the state is the "
+                                     "baseline)")
+    return _InventoryCall(request=InventoryRequest.build(**raw, last_used=not skip),
+                          state=location,
+                          baseline=None if baseline is None else _an_inventory(baseline,
+                                                                               "baseline"))
+
+
+def _blank_is_none(value: Any) -> Any:
+    """None for blank text (a template that rendered nothing), else the value."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _an_inventory(value: Any, name: str) -> Any:
+    """An inventory document (usually `{{ steps.<id>.output }}`) as domain objects."""
+    from . import documents
+
+    try:
+        return documents.inventory(value)
+    except InputError as e:
+        raise InputError(name, f"{e.rule} (pass an inventory step's output: "
+                               "{{ steps.<id>.output }})") from e
 
 
 def _inventory_missing(output: Any) -> str | None:
@@ -126,12 +160,56 @@ def _inventory_missing(output: Any) -> str | None:
     return f"{len(errors)} item(s) could not be listed; see Errors in the output"
 
 
-def _inventory_execute(request: Any, runtime: Runtime) -> Any:
+def _inventory_execute(call: _InventoryCall, runtime: Runtime) -> Any:
     """The inventory document, as `iamkeys inventory` prints it."""
     from . import inventory, serialize
 
-    return serialize.inventory(inventory.run(request, connection=runtime.connection,
-                                             session=runtime.session))
+    if call.state is not None:
+        inv = inventory.run_with_state(call.request, call.state, connection=runtime.connection,
+                                       session=runtime.session)
+    else:
+        inv = inventory.run(call.request, connection=runtime.connection,
+                            session=runtime.session, baseline=call.baseline)
+    return serialize.inventory(inv)
+
+
+# --- aws.securityhub.import
+
+
+@dataclass(frozen=True, slots=True)
+class _Import:
+    """A validated aws.securityhub.import request."""
+
+    inventory: Any
+    request: Any
+
+
+def _import_prepare(values: Mapping[str, Any]) -> _Import:
+    """The inventory to import, and the role to reach other accounts (the CLI's checks)."""
+    from .securityhub import ImportRequest
+
+    inventory = values.get("inventory")
+    return _Import(
+        inventory=None if inventory is None else _an_inventory(inventory, "inventory"),
+        request=ImportRequest.build(role_name=values.get("role_name"),
+                                    external_id=values.get("external_id")))
+
+
+def _import_execute(call: _Import, runtime: Runtime) -> Any:
+    """What Security Hub took, as `iamkeys securityhub-import` prints it."""
+    from . import securityhub, serialize
+
+    return serialize.securityhub_import(securityhub.import_inventory(
+        call.inventory, call.request, connection=runtime.connection, session=runtime.session))
+
+
+def _import_missing(output: Any) -> str | None:
+    """Findings refused or not sent: the CLI's exit 3 message."""
+    if not isinstance(output, Mapping) or output.get("Complete", True):
+        return None
+    missing = len(output.get("FailedFindings") or []) + sum(
+        int(e.get("Findings", 0)) for e in output.get("Errors") or [])
+    return f"{missing} finding(s) not imported; see FailedFindings and Errors in the output"
 
 
 # --- email.send
@@ -218,7 +296,8 @@ INVENTORY = Action(
             "findings (iamkeys inventory).",
     parameters=_built_by(_inventory_prepare, "accounts", "organization", "role_name",
                          "external_id", "path_prefix", "no_last_used", "concurrency",
-                         "max_key_age", "max_unused", "max_inactive"),
+                         "max_key_age", "max_unused", "max_inactive", "owner_tag", "baseline",
+                         "state"),
     prepare=_inventory_prepare,
     execute=_inventory_execute,
     missing=_inventory_missing,
@@ -238,7 +317,21 @@ EMAIL_SEND = Action(
     execute=_mail_execute,
 )
 
-REGISTRY: Mapping[str, Action] = {a.name: a for a in (LIST_ACCESS_KEYS, INVENTORY, EMAIL_SEND)}
+SECURITYHUB_IMPORT = Action(
+    name="aws.securityhub.import",
+    summary="Import an inventory's findings into AWS Security Hub, archiving those resolved "
+            "since its baseline (iamkeys securityhub-import).",
+    parameters=(
+        Parameter("inventory", lambda value: _an_inventory(value, "inventory"), required=True),
+        *_built_by(_import_prepare, "role_name", "external_id"),
+    ),
+    prepare=_import_prepare,
+    execute=_import_execute,
+    missing=_import_missing,
+)
+
+REGISTRY: Mapping[str, Action] = {
+    a.name: a for a in (LIST_ACCESS_KEYS, INVENTORY, EMAIL_SEND, SECURITYHUB_IMPORT)}
 
 
 def get(name: Any) -> Action:

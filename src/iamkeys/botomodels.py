@@ -9,12 +9,14 @@ This loader keeps botocore's own search path and files; it only
 - answers "which services exist" from directory names, without opening each one, and
 - puts a cache directory first on the search path, holding models cut down to the operations
   iamkeys calls and the shapes they reach. They are generated from the installed botocore's own
-  model on first use, into a folder named after the botocore version, so they can never disagree
-  with it. Endpoint rules, paginators and retries still come from botocore's files.
+  model on first use, into a folder named after the botocore version and the operations kept
+  (so a newer iamkeys calling one more operation never finds an older cut), so they can never
+  disagree with it. Endpoint rules, paginators and retries still come from botocore's files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,12 +33,20 @@ log = logging.getLogger("iamkeys")
 # The operations iamkeys calls, per service. A service not listed here gets botocore's full model.
 OPERATIONS: Mapping[str, frozenset[str]] = {
     "iam": frozenset({"ListAccessKeys", "ListUsers", "GetAccessKeyLastUsed",
-                      "GetAccountSummary"}),
+                      "GetAccountSummary", "ListUserTags"}),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),
     "sesv2": frozenset({"SendEmail"}),
+    "s3": frozenset({"GetObject", "PutObject"}),
+    "securityhub": frozenset({"BatchImportFindings"}),
 }
 SERVICE_MODEL = "service-2"
+
+
+def _operations_digest() -> str:
+    """A short name for the set of operations kept, part of the cache folder's name."""
+    listed = json.dumps({k: sorted(v) for k, v in sorted(OPERATIONS.items())})
+    return hashlib.sha256(listed.encode("utf-8")).hexdigest()[:12]
 
 
 class SlimLoader(Loader):
@@ -44,7 +54,8 @@ class SlimLoader(Loader):
 
     def __init__(self, cache_root: Path | None, data_path: str | None = None) -> None:
         # `data_path` is botocore's own AWS_DATA_PATH setting, kept after the cache.
-        self._slim_root = cache_root / f"botocore-{BOTOCORE_VERSION}" if cache_root else None
+        folder = f"botocore-{BOTOCORE_VERSION}-{_operations_digest()}"
+        self._slim_root = cache_root / folder if cache_root else None
         extra = [str(self._slim_root)] if self._slim_root else []
         extra += [os.path.expanduser(p) for p in (data_path or "").split(os.pathsep) if p]
         super().__init__(extra_search_paths=extra)

@@ -32,9 +32,11 @@ EXIT_CLOSED_PIPE = 141
 
 COMMANDS = {
     "demo": "iamkeys.commands.demo",
+    "diff": "iamkeys.commands.diff",
     "inventory": "iamkeys.commands.inventory",
     "list-access-keys": "iamkeys.commands.list_access_keys",
     "run": "iamkeys.commands.run",
+    "securityhub-import": "iamkeys.commands.securityhub_import",
     "send-email": "iamkeys.commands.send_email",
 }
 

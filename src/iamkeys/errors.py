@@ -6,6 +6,7 @@
     ├── AwsError (exit 1)            an AWS call failed after botocore's retries; keeps the AWS code
     ├── MailError (exit 1)           the message was not accepted by the server, or not written
     │   └── MailDeferredError (exit 75)  refused for now (SMTP 4xx) on every attempt: try later
+    ├── StateConflictError (exit 1)  --state changed since it was read (another run wrote it)
     ├── PartialResultError (exit 3)  some items could not be listed; the rest is still reported
     └── FindingsError (exit 4)       --fail-on-findings and there are findings
 """
@@ -60,6 +61,13 @@ class MailDeferredError(MailError):
     """
 
     exit_code = 75
+class StateConflictError(IamKeysError):
+    """The stored inventory changed between this run's read and its write; nothing was written."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        super().__init__(f"state {location} changed since this run read it (another run stored "
+                         "an inventory there); this run's inventory was not stored")
 
 
 class PartialResultError(IamKeysError):

@@ -13,6 +13,10 @@ again a few times, later.
 Failures after retries do not stop the run: each one is recorded as an `InventoryError` and the
 rest is still listed. A user deleted between ListUsers and a later call (NoSuchEntity) is
 recorded as deleted, not as an error.
+
+With owner tags, each user that has keys costs one more call (ListUserTags, in the same pool,
+pace and retries). With a baseline (`--baseline`, `--state`), changes.py carries over what this
+run could not read and sets the Changes.
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from . import aws, findings, params, redact, wire
+from . import aws, changes, documents, findings, params, redact, serialize, state, wire
 from .errors import AwsError, InputError
 from .model import (
+    OWNER_NO_TAG,
+    OWNER_NOT_EMAIL,
+    OWNER_UNREAD,
     AccessKey,
     AccountScan,
     Caller,
@@ -38,6 +45,7 @@ from .model import (
     InventoryError,
     InventoryKey,
     LastUsed,
+    Tag,
     Thresholds,
     User,
 )
@@ -81,6 +89,8 @@ class InventoryRequest:
     last_used: bool = True
     concurrency: int = DEFAULT_CONCURRENCY
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # Tag keys naming each key's owner (--owner-tag), first match wins; () looks up no owner.
+    owner_tags: tuple[str, ...] = ()
     # MaxItems of ListUsers and ListAccessKeys (None: IAM's default, 100). Library-only knobs:
     # smaller pages exercise pagination in tests; the defaults are the fastest.
     users_per_page: int = USERS_PER_PAGE
@@ -90,7 +100,7 @@ class InventoryRequest:
     def build(cls, *, accounts: Any = None, organization: Any = False, role_name: Any = None,
               external_id: Any = None, path_prefix: Any = None, last_used: Any = True,
               concurrency: Any = None, max_key_age: Any = None, max_unused: Any = None,
-              max_inactive: Any = None) -> InventoryRequest:
+              max_inactive: Any = None, owner_tag: Any = None) -> InventoryRequest:
         """Validate raw values (CLI options, workflow parameters; strings or ints)."""
         request = cls(
             accounts=params.account_ids(_given(accounts)),
@@ -105,6 +115,7 @@ class InventoryRequest:
                 max_unused=params.days(_given(max_unused), name="max_unused", default=45),
                 max_inactive=params.days(_given(max_inactive), name="max_inactive", default=30),
             ),
+            owner_tags=params.owner_tags(_given(owner_tag)),
         )
         if request.organization and request.accounts:
             raise InputError("accounts", "cannot be combined with --organization")
@@ -130,6 +141,7 @@ def inventory(*, accounts: Any = None, organization: Any = False,
               role_name: Any = DEFAULT_ROLE_NAME, external_id: Any = None,
               path_prefix: Any = None, last_used: Any = True, concurrency: Any = None,
               max_key_age: Any = 90, max_unused: Any = 45, max_inactive: Any = 30,
+              owner_tag: Any = None, baseline: Inventory | None = None,
               connection: aws.Connection | None = None, session: aws.Session | None = None,
               progress: ProgressHook | None = None, now: datetime | None = None) -> Inventory:
     """Every access key of the caller's account, the accounts given, or the organization."""
@@ -137,15 +149,19 @@ def inventory(*, accounts: Any = None, organization: Any = False,
         accounts=accounts, organization=organization, role_name=role_name,
         external_id=external_id, path_prefix=path_prefix, last_used=last_used,
         concurrency=concurrency, max_key_age=max_key_age, max_unused=max_unused,
-        max_inactive=max_inactive)
+        max_inactive=max_inactive, owner_tag=owner_tag)
     return run(request, connection=connection or aws.Connection(), session=session,
-               progress=progress, now=now)
+               progress=progress, now=now, baseline=baseline)
 
 
 def run(request: InventoryRequest, *, connection: aws.Connection,
         session: aws.Session | None = None, progress: ProgressHook | None = None,
-        now: datetime | None = None) -> Inventory:
-    """Run a validated request; raises AwsError only when nothing at all could be listed."""
+        now: datetime | None = None, baseline: Inventory | None = None) -> Inventory:
+    """Run a validated request; raises AwsError only when nothing at all could be listed.
+
+    With a `baseline` (an earlier inventory), findings keep their Since, what this run could not
+    read is carried over (marked), and the inventory's Changes are set.
+    """
     pool_size = max(connection.max_pool_connections, request.concurrency + 1)
     connection = replace(connection, max_pool_connections=pool_size)
     session = session or _session(connection)
@@ -155,7 +171,25 @@ def run(request: InventoryRequest, *, connection: aws.Connection,
     targets = _targets(request, caller, session, region, connection)
     scope = _Scope(request=request, connection=connection, session=session, region=region,
                    caller=caller, sts=sts, now=now or datetime.now(UTC))
-    return _Run(scope, targets, progress).execute()
+    inv = _Run(scope, targets, progress).execute()
+    return inv if baseline is None else changes.with_baseline(inv, baseline)
+
+
+def run_with_state(request: InventoryRequest, location: params.StateLocation, *,
+                   connection: aws.Connection, session: aws.Session | None = None,
+                   progress: ProgressHook | None = None,
+                   now: datetime | None = None) -> Inventory:
+    """Run with the inventory stored at `location` (if any) as the baseline, then store the new
+    one there, unless another run stored one meanwhile (StateConflictError, nothing written)."""
+    session = session or _session(connection)
+    snapshot = state.read(location, session=session, connection=connection)
+    baseline = None if snapshot.data is None else documents.saved_inventory(
+        snapshot.data, parameter="state", where=location.text)
+    inv = run(request, connection=connection, session=session, progress=progress, now=now,
+              baseline=baseline)
+    data = serialize.dumps(serialize.inventory(inv)).encode("utf-8")
+    state.write(location, data, snapshot, session=session, connection=connection)
+    return inv
 
 
 def _session(connection: aws.Connection,
@@ -354,10 +388,13 @@ class _Run:
         """List a user's keys and their last use, and assess them."""
         try:
             keys = self._keys(iam, account_id, user)
-            if keys is not None:
+            owner = self._owner(iam, account_id, user, keys)
+            if keys is not None and owner is not None:
                 records = [self._record(iam, account_id, user, key) for key in keys]
-                assessed = findings.assess_user([r for r in records if r is not None],
-                                                self.scope.request.thresholds, self.scope.now)
+                assessed = findings.assess_user(
+                    [replace(r, owner=owner[0], owner_problem=owner[1])
+                     for r in records if r is not None],
+                    self.scope.request.thresholds, self.scope.now)
                 with self.lock:
                     self.keys.extend(assessed)
         finally:
@@ -381,6 +418,28 @@ class _Run:
             if not self.scope.request.last_used:
                 self.counts.keys_done += len(keys)
         return keys
+
+    def _owner(self, iam: Any, account_id: str, user: User,
+               keys: tuple[AccessKey, ...] | None) -> tuple[str | None, str | None] | None:
+        """(owner, problem) from the user's tags; None when the user is gone meanwhile.
+
+        Only users with keys are asked (ListUserTags): owners matter for keys alone.
+        """
+        wanted = self.scope.request.owner_tags
+        if not wanted or not keys:
+            return (None, None)
+        try:
+            tags = _list_tags(iam, user.user_name)
+        except AwsError as e:
+            if e.code != NO_SUCH_ENTITY:
+                self._fail(account_id, user.user_name, "ListUserTags", e)
+                return (None, OWNER_UNREAD)
+            self._gone(account_id, user.user_name, None)
+            if self.scope.request.last_used:
+                with self.lock:
+                    self.counts.keys_done += len(keys)
+            return None
+        return owner_of(tags, wanted)
 
     def _record(self, iam: Any, account_id: str, user: User,
                 key: AccessKey) -> InventoryKey | None:
@@ -460,6 +519,7 @@ class _Run:
             generated_at=self.scope.now,
             thresholds=self.scope.request.thresholds,
             last_used_checked=self.scope.request.last_used,
+            owner_tags=self.scope.request.owner_tags,
         )
 
 
@@ -584,6 +644,35 @@ def _list_keys(iam: Any, user_name: str, per_page: int | None) -> tuple[AccessKe
             return tuple(keys)
         kwargs["Marker"] = _next_marker(page.marker, seen)
     raise AwsError("InvalidResponse", f"ListAccessKeys returned more than {MAX_PAGES} pages")
+
+
+def _list_tags(iam: Any, user_name: str) -> tuple[Tag, ...]:
+    """Every ListUserTags page of one user."""
+    kwargs: dict[str, Any] = {"UserName": user_name}
+    tags: list[Tag] = []
+    seen: set[str] = set()
+    for _ in range(MAX_PAGES):
+        page = _patiently(lambda: wire.tags_page(iam.list_user_tags(**kwargs)))
+        tags.extend(page.tags)
+        if not page.is_truncated:
+            return tuple(tags)
+        kwargs["Marker"] = _next_marker(page.marker, seen)
+    raise AwsError("InvalidResponse", f"ListUserTags returned more than {MAX_PAGES} pages")
+
+
+def owner_of(tags: Sequence[Tag], wanted: Sequence[str]) -> tuple[str | None, str | None]:
+    """(owner, None) from the first tag key of `wanted` the user has (keys compared without
+    case), when its value is an e-mail address; else (None, the problem)."""
+    by_key: dict[str, str] = {}
+    for tag in tags:
+        by_key.setdefault(tag.key.casefold(), tag.value)
+    value = next((by_key[k.casefold()] for k in wanted if k.casefold() in by_key), None)
+    if value is None:
+        return (None, OWNER_NO_TAG)
+    try:
+        return (params.email_address(value.strip(), name="owner"), None)
+    except InputError:
+        return (None, OWNER_NOT_EMAIL)
 
 
 def _next_marker(marker: str | None, seen: set[str]) -> str:

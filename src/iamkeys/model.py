@@ -97,6 +97,35 @@ class UsersPage:
 
 
 @dataclass(frozen=True, slots=True)
+class Tag:
+    """One IAM tag: key and value as IAM keeps them (keys compare without case)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class TagsPage:
+    """One ListUserTags response: tags in server order, and where to continue."""
+
+    tags: tuple[Tag, ...]
+    is_truncated: bool
+    marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stored inventory as read from its state location, and the version that was read.
+
+    `data` is None when nothing is stored yet. `version` is what a conditional write compares:
+    the S3 ETag, or the SHA-256 of a file's bytes.
+    """
+
+    data: bytes | None
+    version: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class OrgAccount:
     """A member account of an AWS Organization (ListAccounts)."""
 
@@ -111,6 +140,18 @@ class OrgAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class CarriedOver:
+    """Why a key or finding comes from the baseline, not this run: its scope could not be read.
+
+    `read_at` is when it was last actually read (the GeneratedAt of the run that read it), kept
+    when it is carried over again.
+    """
+
+    reason: str
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A hygiene rule that fired, with a one-line reason that carries the numbers."""
 
@@ -119,6 +160,9 @@ class Finding:
     # When the finding was first reported for this key (carried over from the baseline run);
     # None when not known (an inventory written before iamkeys recorded it).
     since: datetime | None = None
+    # Set when this run could not evaluate the rule (e.g. GetAccessKeyLastUsed failed) and the
+    # baseline's finding is kept (changes.py).
+    carried_over: CarriedOver | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +178,23 @@ class InventoryKey:
     # None when not looked up (--no-last-used, or GetAccessKeyLastUsed failed: see Errors).
     last_used: LastUsed | None = None
     findings: tuple[Finding, ...] = ()
+    # With --owner-tag: the user's tag value when it is an e-mail address; otherwise None and
+    # `owner_problem` says why (OWNER_NO_TAG, OWNER_NOT_EMAIL, OWNER_UNREAD).
+    owner: str | None = None
+    owner_problem: str | None = None
+    # Set when the key's scope (account, user) could not be read in this run and the record is
+    # the baseline's (changes.py).
+    carried_over: CarriedOver | None = None
 
     @property
     def active(self) -> bool:
         """Whether the key can sign requests."""
         return self.status == "Active"
+
+
+OWNER_NO_TAG = "no tag"
+OWNER_NOT_EMAIL = "not an email address"
+OWNER_UNREAD = "tags could not be read (see Errors)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +239,64 @@ class AccountScan:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyChange:
+    """A key that appeared or disappeared between two inventories."""
+
+    account_id: str
+    user_name: str
+    access_key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A key whose status changed (Active, Inactive) between two inventories."""
+
+    account_id: str
+    user_name: str
+    access_key_id: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindingChange:
+    """A finding that appeared or was resolved; user and key are None for an account finding.
+
+    `reason` and `since` are the finding's own: this run's for a new finding, the baseline's
+    for a resolved one.
+    """
+
+    account_id: str
+    user_name: str | None
+    access_key_id: str | None
+    rule: str
+    reason: str
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed since a baseline inventory, keyed by access key id across accounts.
+
+    A replaced key is one new key and one removed key. Keys and findings whose scope could not
+    be read in the newer run are never removed or resolved (changes.py).
+    """
+
+    baseline_at: datetime
+    new_keys: tuple[KeyChange, ...] = ()
+    removed_keys: tuple[KeyChange, ...] = ()
+    status_changed: tuple[StatusChange, ...] = ()
+    new_findings: tuple[FindingChange, ...] = ()
+    resolved_findings: tuple[FindingChange, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """Whether nothing changed."""
+        return not (self.new_keys or self.removed_keys or self.status_changed
+                    or self.new_findings or self.resolved_findings)
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """Every access key of the accounts listed, with findings, errors and what was deleted."""
 
@@ -194,6 +308,10 @@ class Inventory:
     generated_at: datetime
     thresholds: Thresholds
     last_used_checked: bool = True
+    # The tag keys asked for with --owner-tag; when empty, owners were not looked up.
+    owner_tags: tuple[str, ...] = ()
+    # Set when the inventory was compared with a baseline (--baseline, --state).
+    changes: Changes | None = None
 
     @property
     def complete(self) -> bool:
@@ -209,6 +327,56 @@ class Inventory:
     def findings(self) -> int:
         """Key findings plus account findings."""
         return sum(len(key.findings) for key in self.keys) + len(self.account_findings)
+
+    @property
+    def unowned(self) -> int:
+        """Keys without an owner (counted only when owners were looked up)."""
+        return sum(1 for key in self.keys if key.owner is None) if self.owner_tags else 0
+
+    @property
+    def carried_over(self) -> int:
+        """Keys whose record is the baseline's, because their scope could not be read."""
+        return sum(1 for key in self.keys if key.carried_over is not None)
+
+
+# --- Security Hub --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FailedFinding:
+    """A finding Security Hub did not take: named by its Id, with the reason it gave."""
+
+    account_id: str
+    finding_id: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchFailure:
+    """A BatchImportFindings call (or the role to reach its account) that failed after retries."""
+
+    account_id: str
+    operation: str
+    code: str
+    message: str
+    findings: int
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityHubImport:
+    """What `securityhub-import` sent: findings taken (active and archived) and failures."""
+
+    imported: int
+    archived: int
+    batches: int
+    failed: tuple[FailedFinding, ...] = ()
+    errors: tuple[BatchFailure, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """Whether Security Hub took every finding."""
+        return not self.failed and not self.errors
 
 
 # --- mail ----------------------------------------------------------------------------------

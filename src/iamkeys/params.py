@@ -257,7 +257,7 @@ def _shown(value: object) -> str:
 
 # --- inventory (issue 4) -------------------------------------------------------------------
 
-INVENTORY_FORMATS = ("json", "csv", "table", "html")
+INVENTORY_FORMATS = ("json", "csv", "table", "html", "asff", "ocsf")
 CONCURRENCY_LIMITS = (1, 256)
 MAX_DAYS = 36_500  # 100 years: anything larger is a typo, not a policy
 _TRUE = ("true", "yes", "on", "1")
@@ -315,6 +315,75 @@ def output_file(value: str | None, *, name: str = "out") -> str | None:
         raise InputError(name, f"directory {_shown(directory)} does not exist")
     return value
 
+
+# --- owners, state (issue 9) ---------------------------------------------------------------
+
+# IAM tag keys: 1-128 letters, numbers, spaces and _.:/=+-@ (IAM API Reference, "Tag").
+TAG_KEY_EXTRA = frozenset("_.:/=+-@")
+MAX_OWNER_TAGS = 10
+# S3 bucket names (general purpose buckets): 3-63 of a-z 0-9 . -, starting and ending with a
+# letter or digit (Amazon S3 User Guide, "Bucket naming rules").
+BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+S3_SCHEME = "s3://"
+
+
+@dataclass(frozen=True, slots=True)
+class StateLocation:
+    """Where `--state` keeps the last inventory: an S3 object, or a file."""
+
+    text: str
+    bucket: str | None = None
+    key: str | None = None
+    path: str | None = None
+
+
+def owner_tags(values: Iterable[str] | str | None, *,
+               name: str = "owner_tag") -> tuple[str, ...]:
+    """Tag keys naming a key's owner, in order; duplicates (ignoring case) dropped."""
+    if values is None:
+        return ()
+    items = [values] if isinstance(values, str) else values
+    if not isinstance(items, Iterable):
+        raise InputError(name, "must be IAM tag keys")
+    checked: dict[str, str] = {}
+    for value in items:
+        if not isinstance(value, str) or not _is_tag_key(value):
+            raise InputError(name, f"{_shown(value)} is not an IAM tag key (1-128 letters, "
+                                   "numbers, spaces and _.:/=+-@)")
+        checked.setdefault(value.casefold(), value)
+    if len(checked) > MAX_OWNER_TAGS:
+        raise InputError(name, f"at most {MAX_OWNER_TAGS} tag keys")
+    return tuple(checked.values())
+
+
+def _is_tag_key(value: str) -> bool:
+    """Whether `value` has the shape IAM allows for a tag key: letters, numbers and space
+    separators (IAM's \\p{L}, \\p{N}, \\p{Z}, less the line and paragraph separators, which
+    end a line) and _.:/=+-@."""
+    import unicodedata
+
+    def allowed(char: str) -> bool:
+        category = unicodedata.category(char)
+        return char in TAG_KEY_EXTRA or category[0] in "LN" or category == "Zs"
+
+    return 1 <= len(value) <= 128 and all(allowed(char) for char in value)
+
+
+def state_location(value: str | None, *, name: str = "state") -> StateLocation | None:
+    """`s3://bucket/key`, or a file path whose directory exists."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or CONTROL_RE.search(value):
+        raise InputError(name, "must be s3://bucket/key or a file path, without control "
+                               "characters")
+    if not value.startswith(S3_SCHEME):
+        return StateLocation(value, path=output_file(value, name=name))
+    bucket, _, key = value[len(S3_SCHEME):].partition("/")
+    if not BUCKET_RE.fullmatch(bucket) or ".." in bucket:
+        raise InputError(name, f"{_shown(bucket)} is not an S3 bucket name (3-63 of a-z 0-9 . -)")
+    if not key or len(key.encode("utf-8")) > 1024:
+        raise InputError(name, "must name an object: s3://bucket/key (key 1-1024 bytes)")
+    return StateLocation(value, bucket=bucket, key=key)
 
 
 # --- mail (issue 3) ----------------------------------------------------------------------------

@@ -13,7 +13,20 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from .findings import age_days, count_by_rule
-from .model import AccessKey, Delivery, Inventory, InventoryError, InventoryKey, Listing
+from .model import (
+    AccessKey,
+    CarriedOver,
+    Changes,
+    Delivery,
+    Finding,
+    FindingChange,
+    Inventory,
+    InventoryError,
+    InventoryKey,
+    KeyChange,
+    Listing,
+    SecurityHubImport,
+)
 
 KEY_FIELDS = ("AccessKeyId", "CreateDate", "Status", "UserName")
 
@@ -99,29 +112,36 @@ INVENTORY_TABLE_COLUMNS = ("AccountId", "UserName", "AccessKeyId", "Status", "Cr
 
 def inventory(inv: Inventory) -> dict[str, Any]:
     """The inventory document: {"Keys": [...], "Errors": [...], "AccountFindings": [...],
-    "Summary": {...}}."""
+    "Summary": {...}}, and "Changes" when compared with a baseline."""
     return {name: list(value) if isinstance(value, Iterator) else value
             for name, value in inventory_stream(inv).items()}
 
 
 def inventory_stream(inv: Inventory) -> dict[str, Any]:
     """The inventory document with its key records made one at a time, for `write`."""
-    return {
-        "Keys": (inventory_key(key, inv.generated_at) for key in inv.keys),
+    owners = bool(inv.owner_tags)
+    document: dict[str, Any] = {
+        "Keys": (inventory_key(key, inv.generated_at, owners=owners) for key in inv.keys),
         "Errors": [inventory_error(error) for error in inv.errors],
         "AccountFindings": [
-            {"AccountId": f.account_id, "Rule": f.finding.rule, "Reason": f.finding.reason,
-             "Since": timestamp(f.finding.since)}
+            {"AccountId": f.account_id, **finding_detail(f.finding)}
             for f in inv.account_findings
         ],
         "Summary": inventory_summary(inv),
     }
+    if inv.changes is not None:
+        document["Changes"] = changes(inv.changes)
+    return document
 
 
-def inventory_key(key: InventoryKey, now: datetime) -> dict[str, Any]:
-    """One key record; `now` is the run's time, from which AgeDays is counted."""
+def inventory_key(key: InventoryKey, now: datetime, *, owners: bool = False) -> dict[str, Any]:
+    """One key record; `now` is the run's time, from which AgeDays is counted.
+
+    With `owners` (an inventory with --owner-tag), Owner and OwnerProblem follow; a record
+    carried over from the baseline ends with CarriedOver.
+    """
     last = key.last_used
-    return {
+    record: dict[str, Any] = {
         "AccountId": key.account_id,
         "UserName": key.user_name,
         "UserCreateDate": timestamp(key.user_create_date),
@@ -133,9 +153,56 @@ def inventory_key(key: InventoryKey, now: datetime) -> dict[str, Any]:
         "LastUsedService": last.service if last else None,
         "LastUsedRegion": last.region if last else None,
         "Findings": [f.rule for f in key.findings],
-        "FindingDetails": [{"Rule": f.rule, "Reason": f.reason, "Since": timestamp(f.since)}
-                           for f in key.findings],
+        "FindingDetails": [finding_detail(f) for f in key.findings],
     }
+    if owners:
+        record["Owner"] = key.owner
+        record["OwnerProblem"] = key.owner_problem
+    if key.carried_over is not None:
+        record["CarriedOver"] = carried_over(key.carried_over)
+    return record
+
+
+def finding_detail(finding: Finding) -> dict[str, Any]:
+    """One FindingDetails (or AccountFindings) member: rule, reason, since when reported."""
+    detail: dict[str, Any] = {"Rule": finding.rule, "Reason": finding.reason,
+                              "Since": timestamp(finding.since)}
+    if finding.carried_over is not None:
+        detail["CarriedOver"] = carried_over(finding.carried_over)
+    return detail
+
+
+def carried_over(mark: CarriedOver) -> dict[str, Any]:
+    """Why a record is the baseline's, and when it was last read."""
+    return {"Reason": mark.reason, "ReadAt": timestamp(mark.read_at)}
+
+
+def changes(found: Changes) -> dict[str, Any]:
+    """The Changes member (and `iamkeys diff`'s output): what changed since the baseline."""
+    return {
+        "Baseline": timestamp(found.baseline_at),
+        "NewKeys": [key_change(k) for k in found.new_keys],
+        "RemovedKeys": [key_change(k) for k in found.removed_keys],
+        "StatusChanged": [
+            {"AccountId": c.account_id, "UserName": c.user_name,
+             "AccessKeyId": c.access_key_id, "From": c.before, "To": c.after}
+            for c in found.status_changed],
+        "NewFindings": [finding_change(c) for c in found.new_findings],
+        "ResolvedFindings": [finding_change(c) for c in found.resolved_findings],
+    }
+
+
+def key_change(change: KeyChange) -> dict[str, Any]:
+    """A new or removed key."""
+    return {"AccountId": change.account_id, "UserName": change.user_name,
+            "AccessKeyId": change.access_key_id}
+
+
+def finding_change(change: FindingChange) -> dict[str, Any]:
+    """A new or resolved finding (UserName and AccessKeyId null for an account finding)."""
+    return {"AccountId": change.account_id, "UserName": change.user_name,
+            "AccessKeyId": change.access_key_id, "Rule": change.rule, "Reason": change.reason,
+            "Since": timestamp(change.since)}
 
 
 def inventory_error(error: InventoryError) -> dict[str, Any]:
@@ -156,7 +223,7 @@ def inventory_summary(inv: Inventory) -> dict[str, Any]:
     for key in inv.keys:
         keys_by_account[key.account_id] = keys_by_account.get(key.account_id, 0) + 1
     active = sum(1 for key in inv.keys if key.active)
-    return {
+    summary: dict[str, Any] = {
         "Accounts": len(inv.accounts),
         "Users": inv.users,
         "Keys": len(inv.keys),
@@ -183,6 +250,12 @@ def inventory_summary(inv: Inventory) -> dict[str, Any]:
             for a in inv.accounts
         ],
     }
+    if inv.owner_tags:
+        summary["OwnerTags"] = list(inv.owner_tags)
+        summary["Unowned"] = inv.unowned
+    if inv.changes is not None:
+        summary["CarriedOver"] = inv.carried_over
+    return summary
 
 
 def inventory_rows(inv: Inventory,
@@ -206,4 +279,25 @@ def delivery(sent: Delivery) -> dict[str, Any]:
         "Subject": sent.subject,
         "Detail": sent.detail,
         "Attachments": list(sent.attachments),
+    }
+
+
+# --- Security Hub --------------------------------------------------------------------------
+
+
+def securityhub_import(result: SecurityHubImport) -> dict[str, Any]:
+    """What `securityhub-import` reports: findings taken, archived, and each failure named."""
+    return {
+        "Imported": result.imported,
+        "Archived": result.archived,
+        "Batches": result.batches,
+        "FailedFindings": [
+            {"AccountId": f.account_id, "Id": f.finding_id, "ErrorCode": f.code,
+             "ErrorMessage": f.message}
+            for f in result.failed],
+        "Errors": [
+            {"AccountId": e.account_id, "Operation": e.operation, "Code": e.code,
+             "Message": e.message, "Findings": e.findings}
+            for e in result.errors],
+        "Complete": result.complete,
     }

@@ -8,7 +8,19 @@ from typing import Any
 
 from .aws import SessionCredentials
 from .errors import AwsError
-from .model import AccessKey, Caller, LastUsed, OrgAccount, Page, User, UsersPage
+from .model import (
+    AccessKey,
+    Caller,
+    FailedFinding,
+    LastUsed,
+    OrgAccount,
+    Page,
+    Snapshot,
+    Tag,
+    TagsPage,
+    User,
+    UsersPage,
+)
 
 
 def utc(value: Any) -> datetime:
@@ -107,6 +119,20 @@ def users_page(response: Mapping[str, Any]) -> UsersPage:
     return UsersPage(users=users, is_truncated=truncated, marker=marker)
 
 
+def tags_page(response: Mapping[str, Any]) -> TagsPage:
+    """A ListUserTags response; a truncated page must carry a Marker."""
+    try:
+        tags = tuple(Tag(key=str(item["Key"]), value=str(item.get("Value", "")))
+                     for item in _required(response, "Tags", "ListUserTags"))
+    except KeyError as e:
+        raise AwsError("InvalidResponse", f"tag without {e.args[0]}") from e
+    truncated = bool(response.get("IsTruncated", False))
+    marker = response.get("Marker") if truncated else None
+    if truncated and not marker:
+        raise AwsError("InvalidResponse", "IsTruncated is true but the response has no Marker")
+    return TagsPage(tags=tags, is_truncated=truncated, marker=marker)
+
+
 def org_accounts(response: Mapping[str, Any]) -> tuple[OrgAccount, ...]:
     """An Organizations ListAccounts page.
 
@@ -157,3 +183,26 @@ def timestamp(text: str) -> datetime:
 
         parsed = parse_timestamp(text)
     return utc(parsed)
+
+
+# --- state and Security Hub (issue 9) ------------------------------------------------------
+
+
+def stored_object(response: Mapping[str, Any]) -> Snapshot:
+    """An S3 GetObject response: the body's bytes and the ETag a conditional write sends back."""
+    etag = response.get("ETag")
+    body = response.get("Body")
+    if not etag or body is None:
+        raise AwsError("InvalidResponse", "GetObject response without ETag or Body")
+    return Snapshot(data=body.read(), version=str(etag))
+
+
+def refused_findings(response: Mapping[str, Any],
+                     account_id: str) -> tuple[FailedFinding, ...]:
+    """A BatchImportFindings response: each finding Security Hub did not take, and why."""
+    _required(response, "SuccessCount", "BatchImportFindings")
+    return tuple(
+        FailedFinding(account_id=account_id, finding_id=str(item.get("Id", "")),
+                      code=str(item.get("ErrorCode", "Unknown")),
+                      message=str(item.get("ErrorMessage", "")))
+        for item in _required(response, "FailedFindings", "BatchImportFindings"))

@@ -19,7 +19,9 @@ class ApiRequest:
     """What the harness needs to know about one API call."""
 
     action: str | None
-    protocol: str  # "query" (form/querystring), "json" (X-Amz-Target) or "other"
+    # "query" (form/querystring), "json" (X-Amz-Target), "rest-json" (Security Hub),
+    # "rest-xml" (S3) or "other"
+    protocol: str
     body: bytes
     body_pairs: Pairs = field(default_factory=list)
     query_pairs: Pairs = field(default_factory=list)
@@ -82,7 +84,33 @@ def parse_request(environ: dict[str, Any]) -> ApiRequest:
     if match:
         req.access_key_id, req.region, req.service = match.groups()
     req.host = environ.get("HTTP_HOST")
+    if req.action is None:
+        _name_rest_action(req, environ)
     return req
+
+
+# REST operations named by method and path, so that counters, the log and fault rules see them.
+SECURITYHUB_ACTIONS = {("POST", "/findings/import"): "BatchImportFindings",
+                       ("POST", "/findings"): "GetFindings",
+                       ("POST", "/accounts"): "EnableSecurityHub"}
+S3_OBJECT_ACTIONS = {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject",
+                     "DELETE": "DeleteObject"}
+
+
+def _name_rest_action(req: ApiRequest, environ: dict[str, Any]) -> None:
+    """Security Hub (rest-json) and S3 object (rest-xml) requests by operation name."""
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    path = str(environ.get("PATH_INFO") or "/")
+    if req.service == "securityhub":
+        req.protocol = "rest-json"
+        req.action = SECURITYHUB_ACTIONS.get((method, path.rstrip("/")))
+        req.params = _json_params(req.body)
+    elif req.service == "s3":
+        req.protocol = "rest-xml"
+        bucket, _, key = path.lstrip("/").partition("/")
+        if key and not environ.get("HTTP_X_AMZ_COPY_SOURCE"):
+            req.action = S3_OBJECT_ACTIONS.get(method)
+            req.params = {"Bucket": bucket, "Key": key}
 
 
 def without_params(req: ApiRequest, environ: dict[str, Any], names: set[str]) -> bytes:

@@ -28,7 +28,10 @@ ERROR_KINDS: dict[str, tuple[int, str, str]] = {
     "reject_marker": (400, "ValidationError", "Invalid Marker"),
 }
 OTHER_KINDS = frozenset({"drop", "delay", "malformed", "truncated"})
-KINDS = frozenset(ERROR_KINDS) | OTHER_KINDS
+# Not a request-level fault: BatchImportFindings answers the matching findings (by their own
+# fields, e.g. {"Id": ...}) in FailedFindings and imports the rest (harness/securityhub.py).
+FINDING_KINDS = frozenset({"reject_finding"})
+KINDS = frozenset(ERROR_KINDS) | OTHER_KINDS | FINDING_KINDS
 _RULE_FIELDS = frozenset(
     {"action", "match", "kind", "times", "probability", "delay_s", "code", "message"}
 )
@@ -50,11 +53,18 @@ class FaultRule:
 
     def matches(self, action: str | None, params: Mapping[str, Any]) -> bool:
         """Whether the rule targets this request (ignoring times/probability)."""
+        if self.kind in FINDING_KINDS:
+            return False  # applied to findings, inside the request
         if self.action != "*" and self.action != action:
             return False
         if self.kind == "reject_marker" and "Marker" not in params:
             return False
         return all(str(params.get(k)) == v for k, v in self.match.items())
+
+    def matches_finding(self, finding: Mapping[str, Any]) -> bool:
+        """Whether a reject_finding rule targets one finding of a BatchImportFindings call."""
+        return self.kind in FINDING_KINDS and all(
+            str(finding.get(k)) == v for k, v in self.match.items())
 
     def exhausted(self) -> bool:
         """Whether the rule already fired `times` times."""

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from xml.etree.ElementTree import ParseError
 from xml.sax.saxutils import escape
 
-from harness import motostate
+from harness import motostate, securityhub
 from harness.apirequest import ApiRequest, parse_request, read_body, without_params
 from harness.awsxml import (
     IAM_NS,
@@ -194,13 +194,18 @@ class HarnessLayer:
     @staticmethod
     def _error(req: ApiRequest, status: int, code: str, message: str) -> Response:
         """An error in the request's own protocol."""
-        if req.protocol == "json":
+        if req.protocol == "rest-json" and code == "Throttling":
+            # Security Hub throttles with 429 TooManyRequestsException.
+            return json_error(429, "TooManyRequestsException", message)
+        if req.protocol in ("json", "rest-json"):
             return json_error(status, code, message)
         return query_error(status, code, message)
 
     # ----------------------------------------------------------------- serving
     def _serve(self, req: ApiRequest, environ: dict[str, Any]) -> Response:
         """Serve normally: paginated lists and fast paths here, the rest by moto."""
+        if req.service == "securityhub" and req.action == "BatchImportFindings":
+            return self._batch_import(req, environ)
         if req.protocol != "query" or req.service not in (None, "iam"):
             return self._forward(environ)
         if req.action in SPECS:
@@ -239,6 +244,50 @@ class HarnessLayer:
             return resp  # not something we understand: let the client see moto's answer
         user_name = _opt_str(req.params.get("UserName")) or echoed
         return xml_response(200, render_page(spec, items, max_items, after, rid, user_name), rid)
+
+    def _batch_import(self, req: ApiRequest, environ: dict[str, Any]) -> Response:
+        """Security Hub's own checks and reject_finding faults, then moto with the rest."""
+        findings = req.params.get("Findings")
+        if not isinstance(findings, list):
+            return json_error(400, "InvalidInputException", "Findings must be a list")
+        if len(findings) > securityhub.MAX_BATCH:
+            return json_error(400, "InvalidInputException",
+                              f"at most {securityhub.MAX_BATCH} findings per request")
+        with self._moto_lock:
+            account = _caller_account(req, environ)
+        accepted, refused = [], []
+        for finding in findings:
+            reason = self._finding_fault(finding) or securityhub.refusal(finding, account)
+            if reason is None:
+                accepted.append(finding)
+            else:
+                finding_id = finding.get("Id", "") if isinstance(finding, dict) else ""
+                refused.append({"Id": str(finding_id), "ErrorCode": reason[0],
+                                "ErrorMessage": reason[1]})
+        body = json.dumps({**req.params, "Findings": accepted}).encode("utf-8")
+        resp = self._forward(environ, body)
+        if resp.status != 200:
+            return resp
+        answer = securityhub.merged(json.loads(resp.body or b"{}"), refused)
+        data = json.dumps(answer).encode("utf-8")
+        headers = [(k, v) for k, v in resp.headers if k.lower() != "content-length"]
+        return Response(200, [*headers, ("Content-Length", str(len(data)))], data)
+
+    def _finding_fault(self, finding: Any) -> tuple[str, str] | None:
+        """The first reject_finding rule that takes this finding: (code, message)."""
+        if not isinstance(finding, dict):
+            return None
+        with self._lock:
+            st = self._state
+            for rule in st.rules:
+                if rule.exhausted() or not rule.matches_finding(finding):
+                    continue
+                rule.applied += 1
+                st.faults_injected += 1
+                st.faults_by_kind[rule.kind] += 1
+                return (rule.code or "InvalidInput",
+                        rule.message or "harness fault: finding refused")
+        return None
 
     def _last_used_fast(self, req: ApiRequest, environ: dict[str, Any]) -> Response | None:
         """GetAccessKeyLastUsed from moto's id-keyed dicts; None defers to moto."""

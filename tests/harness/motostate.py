@@ -195,7 +195,14 @@ def _create_one(backend: IAMBackend, spec: Any) -> tuple[str, list[str]]:
     if name in backend.users:
         raise ControlError(409, f"user {name} already exists")
     create_date = _date(spec["create_date"], "create_date") if "create_date" in spec else None
-    user = backend.create_user(region_name=REGION, user_name=name, path=path)
+    tags = spec.get("tags", [])
+    if not isinstance(tags, list) or not all(
+            isinstance(t, dict) and isinstance(t.get("Key"), str)
+            and isinstance(t.get("Value", ""), str) for t in tags):
+        raise ControlError(400, f"user {name}: tags must be a list of {{Key, Value}}")
+    user = backend.create_user(region_name=REGION, user_name=name, path=path,
+                               tags=[{"Key": t["Key"], "Value": t.get("Value", "")}
+                                     for t in tags])
     if create_date is not None:
         user.create_date = create_date
     return name, [_add_key(backend, user, k) for k in keys]

@@ -38,6 +38,8 @@ SPECS: dict[str, ListSpec] = {
         echo_user_name=True,
     ),
     "ListUsers": ListSpec("ListUsers", "Users", ("UserName",), frozenset(), echo_user_name=False),
+    # moto answers ListUserTags in one piece; IAM pages it (MaxItems, Marker) like the others.
+    "ListUserTags": ListSpec("ListUserTags", "Tags", ("Key",), frozenset(), echo_user_name=False),
 }
 
 

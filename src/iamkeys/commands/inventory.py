@@ -10,11 +10,17 @@ from typing import IO
 
 import click
 
-from .. import aws, params, serialize
+from .. import aws, documents, params, serialize
 from ..cli import aws_options, connection_from_options, output_to, warn
-from ..errors import FindingsError, PartialResultError
+from ..errors import FindingsError, InputError, PartialResultError
 from ..findings import RULES
-from ..inventory import DEFAULT_ROLE_NAME, InventoryRequest, Progress, run
+from ..inventory import (
+    DEFAULT_ROLE_NAME,
+    InventoryRequest,
+    Progress,
+    run,
+    run_with_state,
+)
 from ..model import Inventory
 
 
@@ -37,8 +43,17 @@ from ..model import Inventory
               "[default: 45]")
 @click.option("--max-inactive", metavar="DAYS", help="STALE_INACTIVE: inactive keys older than "
               "this.  [default: 30]")
+@click.option("--owner-tag", "owner_tag", multiple=True, metavar="KEY",
+              help="Tag key holding each user's owner (an e-mail address); repeatable, first "
+                   "match wins, compared without case (ListUserTags).")
+@click.option("--baseline", metavar="FILE",
+              help="An earlier inventory (JSON): adds Changes and carries Since over.")
+@click.option("--state", metavar="LOCATION",
+              help="s3://bucket/key or a file: the stored inventory is the baseline, and this "
+                   "run's is stored there (only if no other run stored one meanwhile).")
 @click.option("--fail-on-findings", is_flag=True, help="Exit 4 when there are findings.")
-@click.option("--output", metavar="FORMAT", help="json (default), csv, table or html.")
+@click.option("--output", metavar="FORMAT",
+              help="json (default), csv, table, html, asff (Security Hub) or ocsf.")
 @click.option("--out", metavar="FILE", help="Write the output to FILE instead of stdout.")
 @click.option("--region", metavar="REGION", help="Region for STS and IAM (default: profile's, "
               "else us-east-1); picks the partition.")
@@ -46,6 +61,7 @@ from ..model import Inventory
 def command(accounts: str | None, organization: bool, role_name: str, external_id: str | None,
             path_prefix: str | None, no_last_used: bool, concurrency: str | None,
             max_key_age: str | None, max_unused: str | None, max_inactive: str | None,
+            owner_tag: tuple[str, ...], baseline: str | None, state: str | None,
             fail_on_findings: bool, output: str | None, out: str | None, region: str | None,
             profile: str | None, endpoint_url: str | None, connect_timeout: str,
             read_timeout: str) -> None:
@@ -60,27 +76,41 @@ def command(accounts: str | None, organization: bool, role_name: str, external_i
         accounts=accounts, organization=organization, role_name=role_name,
         external_id=external_id, path_prefix=path_prefix, last_used=not no_last_used,
         concurrency=concurrency, max_key_age=max_key_age, max_unused=max_unused,
-        max_inactive=max_inactive)
+        max_inactive=max_inactive, owner_tag=owner_tag)
     fmt = params.output(output, choices=params.INVENTORY_FORMATS)
     target = params.output_file(out)
+    location = params.state_location(state)
+    if baseline is not None and location is not None:
+        raise InputError("baseline", "cannot be combined with --state (the state is the "
+                                     "baseline)")
+    earlier = (documents.saved_inventory(documents.read_file(baseline, parameter="baseline"),
+                                         parameter="baseline", where=baseline)
+               if baseline is not None else None)
     connection = replace(
         connection_from_options(profile, endpoint_url, connect_timeout, read_timeout,
                                 max_pool_connections=request.concurrency + 1),
         region=aws.known_region(region))
     with _progress() as hook:
-        inv = run(request, connection=connection, progress=hook)
+        if location is not None:
+            inv = run_with_state(request, location, connection=connection, progress=hook)
+        else:
+            inv = run(request, connection=connection, progress=hook, baseline=earlier)
     with output_to(target) as stream:
-        write(inv, fmt, stream)
+        write(inv, fmt, stream, connection)
     if target is not None:
         warn(f"wrote {target}: {fmt} inventory of {written(inv)}")
     _conclude(inv, fmt, fail_on_findings)
 
 
-def write(inv: Inventory, fmt: str, stream: IO[str]) -> None:
+def write(inv: Inventory, fmt: str, stream: IO[str],
+          connection: aws.Connection | None = None) -> None:
     """The inventory in one of the output formats; JSON and CSV are written record by record,
     so the whole document is never in memory at once."""
     if fmt == "json":
         serialize.write(serialize.inventory_stream(inv), stream)
+        return
+    if fmt in ("asff", "ocsf"):
+        stream.write(_findings_text(inv, fmt, connection or aws.Connection()))
         return
     from ..render.tabular import table_text, write_csv
 
@@ -93,6 +123,16 @@ def write(inv: Inventory, fmt: str, stream: IO[str]) -> None:
     else:
         columns = serialize.INVENTORY_TABLE_COLUMNS
         stream.write(table_text(columns, serialize.inventory_rows(inv, columns)))
+
+
+def _findings_text(inv: Inventory, fmt: str, connection: aws.Connection) -> str:
+    """The findings as a JSON array of ASFF findings or OCSF Detection Findings."""
+    from ..render import asff, ocsf
+
+    region = aws.default_region(aws.make_session(connection), connection)
+    partition = aws.partition_of(region).name
+    renderer = asff.findings if fmt == "asff" else ocsf.findings
+    return serialize.dumps(renderer(inv, region=region, partition=partition))
 
 
 @contextmanager
