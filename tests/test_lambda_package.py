@@ -138,7 +138,8 @@ def test_email_workflow_from_the_zip_alone(unpacked: Path, function_env: dict[st
                                            smtp_plain: SmtpServer) -> None:  # noqa: F811
     env = {**function_env, "IAMKEYS_SMTP_HOST": smtp_plain.host,
            "IAMKEYS_SMTP_PORT": str(smtp_plain.port), "IAMKEYS_SMTP_SECURITY": "none"}
-    event = {"workflow": "list-access-keys-email", "inputs": {"user_name": "Alice", "to": TO}}
+    event = {"workflow": "list-access-keys-email", "inputs": {"user_name": "Alice", "to": TO,
+                                                          "from": "iamkeys@example.com"}}
     delivery = invoke(unpacked, event, env)
     assert (delivery["Transport"], delivery["Recipients"]) == ("smtp", [TO])
     [received] = smtp_plain.received
