@@ -256,8 +256,8 @@ def test_every_tracked_package_file_is_in_the_zip(lambda_zip: Path) -> None:
             inside = path.removeprefix("src/")
             assert inside in names, path
             assert archive.read(inside) == (ROOT / path).read_bytes(), path
-    for data in ("iamkeys/py.typed", "iamkeys/render/templates/email.html.j2",
-                 "iamkeys/workflows/list-access-keys-email.yaml"):
+    for data in ("iamkeys/py.typed", "iamkeys/mail/templates/email.html.j2",
+                 "iamkeys/workflow/library/list-access-keys-email.yaml"):
         assert data in names
 
 
