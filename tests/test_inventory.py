@@ -599,11 +599,11 @@ class Clock:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_pace_hardly_slows_for_throttles_it_does_not_cause(seed: int) -> None:
-    from iamkeys.inventory import _Pace
+    from iamkeys.inventory import Pace
 
     clock = Clock()
     start = clock.now
-    pace = _Pace(clock=clock, sleep=clock.sleep)
+    pace = Pace(clock=clock, sleep=clock.sleep)
     rng = random.Random(seed)
     for _ in range(20_000):  # 20% random throttles at 200 answers a second, for 100 s
         clock.now += 0.005
@@ -614,10 +614,10 @@ def test_pace_hardly_slows_for_throttles_it_does_not_cause(seed: int) -> None:
 
 
 def test_pace_settles_just_under_what_iam_lets_through() -> None:
-    from iamkeys.inventory import _Pace
+    from iamkeys.inventory import Pace
 
     clock = Clock()
-    pace = _Pace(clock=clock, sleep=clock.sleep)
+    pace = Pace(clock=clock, sleep=clock.sleep)
     for i in range(400):  # 200 answers a second, of which 50 a second get through
         clock.now += 0.005
         pace.answer(throttled=i % 4 != 0)

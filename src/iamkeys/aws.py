@@ -223,8 +223,13 @@ def plan_calls(spec: RegionSpec | None, default: str) -> tuple[PartitionCall, ..
     )
 
 
-def client(session: Session, service: str, region: str, connection: Connection) -> Any:
-    """A botocore client for `service` in `region`, with the connection's endpoint and timeouts."""
+def client(session: Session, service: str, region: str, connection: Connection, *,
+           attempts: int | None = None) -> Any:
+    """A botocore client for `service` in `region`, with the connection's endpoint and timeouts.
+
+    `attempts` fixes botocore's total attempts per request over any environment or config
+    setting: 1 for writes, which botocore must never send twice on its own (see `uncertain`).
+    """
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
 
@@ -233,6 +238,8 @@ def client(session: Session, service: str, region: str, connection: Connection) 
         read_timeout=connection.read_timeout,
         max_pool_connections=connection.max_pool_connections,
         user_agent_extra=USER_AGENT,
+        retries=None if attempts is None else {"total_max_attempts": attempts,
+                                               "mode": "standard"},
     )
     try:
         made = session.client(
@@ -296,7 +303,8 @@ def translated() -> Iterator[None]:
         error = e.response.get("Error", {})
         code = str(error.get("Code") or "Unknown")
         message = str(error.get("Message") or e)
-        raise AwsError(code, message) from e
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise AwsError(code, message, status=status if isinstance(status, int) else None) from e
     except BotoCoreError as e:
         raise AwsError(type(e).__name__, redact.text(str(e))) from e
     except ResponseParserError as e:  # not a BotoCoreError
@@ -326,6 +334,27 @@ def read(call: Callable[[], T]) -> T:
                 raise
     with translated():
         return call()
+
+
+# botocore's errors for a request whose answer never arrived, or arrived cut: the connection
+# dropped, timed out or could not be made. botocore's standard mode retries every one of them,
+# like 500-504 answers ("Retries", boto3 guide: https://boto3.amazonaws.com/v1/documentation/
+# api/latest/guide/retries.html), which is right for a read and wrong for a write.
+NO_ANSWER = frozenset({
+    "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError", "ConnectionError",
+    "EndpointConnectionError", "ProxyConnectionError", "HTTPClientError",
+})
+
+
+def uncertain(error: AwsError) -> bool:
+    """Whether a write that failed this way may still have been applied by AWS.
+
+    No answer, an answer that could not be read, or a 5xx: the server may have made the
+    change before the failure. Such a write is re-read, never sent again blindly; a 4xx
+    (throttling, access denied, no such entity) says the change was not made.
+    """
+    return (error.code in NO_ANSWER or error.code in UNREADABLE
+            or (error.status is not None and error.status >= 500))
 
 
 RawSink = Callable[[bytes], None]

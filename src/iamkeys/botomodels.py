@@ -31,7 +31,10 @@ log = logging.getLogger("iamkeys")
 # The operations iamkeys calls, per service. A service not listed here gets botocore's full model.
 OPERATIONS: Mapping[str, frozenset[str]] = {
     "iam": frozenset({"ListAccessKeys", "ListUsers", "GetAccessKeyLastUsed",
-                      "GetAccountSummary"}),
+                      "GetAccountSummary", "ListUserTags", "UpdateAccessKey",
+                      "DeleteAccessKey"}),
+    # The remediation journal under an s3:// prefix (journal.py).
+    "s3": frozenset({"PutObject", "GetObject", "ListObjectsV2"}),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),
     "sesv2": frozenset({"SendEmail"}),

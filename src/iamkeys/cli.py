@@ -28,8 +28,10 @@ COMMANDS = {
     "demo": "iamkeys.commands.demo",
     "inventory": "iamkeys.commands.inventory",
     "list-access-keys": "iamkeys.commands.list_access_keys",
+    "remediate": "iamkeys.commands.remediate",
     "run": "iamkeys.commands.run",
     "send-email": "iamkeys.commands.send_email",
+    "undo": "iamkeys.commands.undo",
 }
 
 

@@ -157,3 +157,21 @@ def timestamp(text: str) -> datetime:
 
         parsed = parse_timestamp(text)
     return utc(parsed)
+
+
+# --- remediation (issue 10) ----------------------------------------------------------------
+
+
+def user_tags(response: Mapping[str, Any]) -> tuple[dict[str, str], str | None]:
+    """A ListUserTags page: its tags by key, and the marker of the next page (None: last)."""
+    tags: dict[str, str] = {}
+    for item in _required(response, "Tags", "ListUserTags"):
+        try:
+            tags[str(item["Key"])] = str(item.get("Value", ""))
+        except (KeyError, TypeError, AttributeError) as e:
+            raise AwsError("InvalidResponse", "ListUserTags returned a tag without Key") from e
+    truncated = bool(response.get("IsTruncated", False))
+    marker = response.get("Marker") if truncated else None
+    if truncated and not marker:
+        raise AwsError("InvalidResponse", "IsTruncated is true but the response has no Marker")
+    return tags, marker
