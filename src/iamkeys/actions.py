@@ -141,13 +141,18 @@ def _inventory_execute(request: Any, runtime: Runtime) -> Any:
 # --- aws.iam.remediate
 
 
-def _remediate_prepare(values: Mapping[str, Any]) -> Any:
+def _remediate_prepare(values: Mapping[str, Any], *, between: bool = True) -> Any:
     """RemediationRequest.build, the CLI's validator; `no_last_used` as the CLI spells it."""
     from .remediate import RemediationRequest
 
     raw = dict(values)
     skip = params.flag(raw.pop("no_last_used", None), name="no_last_used")
-    return RemediationRequest.build(**raw, last_used=not skip)
+    return RemediationRequest.build(**raw, last_used=not skip, between=between)
+
+
+def _remediate_value(values: Mapping[str, Any]) -> Any:
+    """One value checked alone: the rules between values ("nothing to do") wait for all."""
+    return _remediate_prepare(values, between=False)
 
 
 def _remediate_execute(request: Any, runtime: Runtime) -> Any:
@@ -275,7 +280,7 @@ REMEDIATE = Action(
     summary="Plan the deactivation and deletion of keys from an inventory (its own, or a "
             "step's output); with apply: true, act, re-checking each key live and journaling "
             "every write (iamkeys remediate).",
-    parameters=_built_by(_remediate_prepare, "accounts", "organization", "role_name",
+    parameters=_built_by(_remediate_value, "accounts", "organization", "role_name",
                          "external_id", "path_prefix", "no_last_used", "concurrency",
                          "max_key_age", "max_unused", "max_inactive", "inventory", "plan",
                          "deactivate", "delete_inactive_after", "grace", "exempt_tag",

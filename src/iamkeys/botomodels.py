@@ -9,12 +9,14 @@ This loader keeps botocore's own search path and files; it only
 - answers "which services exist" from directory names, without opening each one, and
 - puts a cache directory first on the search path, holding models cut down to the operations
   iamkeys calls and the shapes they reach. They are generated from the installed botocore's own
-  model on first use, into a folder named after the botocore version, so they can never disagree
-  with it. Endpoint rules, paginators and retries still come from botocore's files.
+  model on first use, into a folder named after the botocore version and the list of
+  operations, so they can never disagree with either. Endpoint rules, paginators and retries
+  still come from botocore's files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -40,6 +42,11 @@ OPERATIONS: Mapping[str, frozenset[str]] = {
     "sesv2": frozenset({"SendEmail"}),
 }
 SERVICE_MODEL = "service-2"
+# Part of the cache folder's name: a slim model cut for another list of operations (an older
+# iamkeys) is never read for this one.
+OPERATIONS_DIGEST = hashlib.sha256(json.dumps(
+    {service: sorted(ops) for service, ops in sorted(OPERATIONS.items())}).encode()
+).hexdigest()[:12]
 
 
 class SlimLoader(Loader):
@@ -47,7 +54,8 @@ class SlimLoader(Loader):
 
     def __init__(self, cache_root: Path | None, data_path: str | None = None) -> None:
         # `data_path` is botocore's own AWS_DATA_PATH setting, kept after the cache.
-        self._slim_root = cache_root / f"botocore-{BOTOCORE_VERSION}" if cache_root else None
+        self._slim_root = cache_root / f"botocore-{BOTOCORE_VERSION}-{OPERATIONS_DIGEST}" \
+            if cache_root else None
         extra = [str(self._slim_root)] if self._slim_root else []
         extra += [os.path.expanduser(p) for p in (data_path or "").split(os.pathsep) if p]
         super().__init__(extra_search_paths=extra)

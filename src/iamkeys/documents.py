@@ -246,7 +246,7 @@ def plan(document: Any) -> RemediationPlan:
             deactivate=tuple(_texts(policy, "Deactivate")),
             delete_inactive_after=policy.optional_count("DeleteInactiveAfter"),
             grace=policy.optional_count("Grace"),
-            exempt_tag=policy.checked("ExemptTag", lambda v, name: params.tag_key(
+            exempt_tag=policy.checked("ExemptTag", lambda v, *, name: params.tag_key(
                 v, name=name, default="")),
             max_actions=policy.count("MaxActions")),
         generated_at=summary.time("GeneratedAt"),
@@ -267,8 +267,8 @@ def _key_action(item: _Members) -> KeyAction:
     if result is not None and result not in _RESULTS:
         raise _invalid(f"{item.where('Result')} must be one of {', '.join(_RESULTS)}")
     return KeyAction(
-        account_id=item.checked("AccountId", _account_id), user_name=item.checked(
-            "UserName", lambda v, name: params.user_name(v, name=name)),
+        account_id=item.checked("AccountId", _account_id),
+        user_name=item.checked("UserName", params.user_name),
         access_key_id=item.checked("AccessKeyId", _key_id),
         action=item.choice("Action", ACTIONS), rules=tuple(_texts(item, "Rules")),
         reason=item.text("Reason"), status=item.choice("Status", _STATUSES),
@@ -295,14 +295,14 @@ _ACCOUNT_ID_RE = re.compile(r"[0-9]{12}")
 _KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}")
 
 
-def _account_id(value: Any, name: str) -> str:
+def _account_id(value: Any, *, name: str) -> str:
     """A 12-digit account id."""
     if not isinstance(value, str) or not _ACCOUNT_ID_RE.fullmatch(value):
         raise InputError(name, "must be a 12-digit account id")
     return value
 
 
-def _key_id(value: Any, name: str) -> str:
+def _key_id(value: Any, *, name: str) -> str:
     """An access key id as IAM spells them (16-128 of A-Z 0-9)."""
     if not isinstance(value, str) or not _KEY_ID_RE.fullmatch(value):
         raise InputError(name, "must be an access key id (16-128 characters of A-Z 0-9)")
@@ -396,7 +396,7 @@ class _Members:
         if value is None:
             raise _invalid(f"{self.where(name)} is required")
         try:
-            return check(value, self.where(name))
+            return check(value, name=self.where(name))
         except InputError as e:
             raise _invalid(f"{self.where(name)} {e.rule}") from e
 

@@ -86,11 +86,13 @@ def parse_line(text: str, where: str) -> JournalEntry:
             raise _bad(where, f"{name} must be a non-empty string")
         return value
 
-    event, action, account = text_of("Event"), text_of("Action"), text_of("AccountId")
+    event = text_of("Event")
     if event not in EVENTS:
         raise _bad(where, f"Event must be one of {', '.join(EVENTS)}")
+    action = text_of("Action")
     if action not in ACTIONS:
         raise _bad(where, f"Action must be one of {', '.join(ACTIONS)}")
+    account = text_of("AccountId")
     if not _ACCOUNT_RE.fullmatch(account):
         raise _bad(where, "AccountId must be 12 digits")
     rules = record.get("Rules", [])
@@ -129,24 +131,24 @@ def read(location: str, *, session: aws.Session, connection: aws.Connection,
     bucket = _s3(location)
     if bucket is not None:
         return _S3Journal(*bucket, session=session, connection=connection).entries(required)
-    return _read_file(Path(location), required)
+    return _read_file(location, required)
 
 
-def _read_file(path: Path, required: bool) -> tuple[JournalEntry, ...]:
+def _read_file(location: str, required: bool) -> tuple[JournalEntry, ...]:
     """A journal file's entries; a last line cut short (its write never completed) is left out:
     no request was ever sent on its strength."""
     try:
-        data = path.read_bytes()
+        data = Path(location).read_bytes()
     except FileNotFoundError as e:
         if required:
-            raise InputError("journal", f"no journal at {str(path)!r}") from e
+            raise InputError("journal", f"no journal at {location!r}") from e
         return ()
     except (OSError, ValueError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise InputError("journal", f"cannot read {str(path)!r}: {reason}") from e
+        raise InputError("journal", f"cannot read {location!r}: {reason}") from e
     complete, _, _torn = data.rpartition(b"\n")
     lines = complete.split(b"\n") if complete else []
-    return tuple(parse_line(_decoded(raw, f"{path} line {n}"), f"{path} line {n}")
+    return tuple(parse_line(_decoded(raw, f"{location} line {n}"), f"{location} line {n}")
                  for n, raw in enumerate(lines, 1) if raw.strip())
 
 
@@ -171,7 +173,7 @@ def opened(location: str, *, session: aws.Session,
     if bucket is not None:
         yield _S3Journal(*bucket, session=session, connection=connection)
         return
-    journal = _FileJournal(Path(location))
+    journal = _FileJournal(location)
     try:
         yield journal
     finally:
@@ -186,8 +188,9 @@ class _FileJournal:
     line stays whole.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.location = str(path)
+    def __init__(self, location: str) -> None:
+        self.location = location
+        path = Path(location)
         self._lock = threading.Lock()
         created = not path.exists()
         try:

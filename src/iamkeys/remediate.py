@@ -92,8 +92,12 @@ class RemediationRequest:
               max_inactive: Any = None, inventory: Any = None, plan: Any = None,
               deactivate: Any = None, delete_inactive_after: Any = None, grace: Any = None,
               exempt_tag: Any = None, max_actions: Any = None, journal: Any = None,
-              apply: Any = False) -> RemediationRequest:
-        """Validate raw values (CLI options, workflow parameters); nothing is sent."""
+              apply: Any = False, between: bool = True) -> RemediationRequest:
+        """Validate raw values (CLI options, workflow parameters); nothing is sent.
+
+        `between`: also the rules between parameters (False checks values one by one, as a
+        workflow does before the values that wait for earlier steps are known).
+        """
         scope = InventoryRequest.build(
             accounts=accounts, organization=organization, role_name=role_name,
             external_id=external_id, path_prefix=path_prefix, last_used=last_used,
@@ -110,6 +114,8 @@ class RemediationRequest:
         request = cls(scope=scope, policy=policy, inventory=_saved_inventory(inventory),
                       plan=_saved_plan(plan), journal=params.journal_location(_given(journal)),
                       apply=params.flag(_given(apply), name="apply"))
+        if not between:
+            return request
         given = {"accounts": accounts, "organization": scope.organization or None,
                  "path_prefix": path_prefix, "no_last_used": None if scope.last_used else True,
                  "max_key_age": max_key_age, "max_unused": max_unused,
@@ -407,6 +413,8 @@ class _Apply:
             with self.lock:
                 self.tags[user] = tags
         exempt = self.planned.policy.exempt_tag
+        if isinstance(tags, AwsError) and tags.code == NO_SUCH_ENTITY:
+            return None  # the user is gone: the key's re-read says so
         if isinstance(tags, AwsError):
             return (f"whether the user is tagged {exempt} is not known: ListUserTags: "
                     f"{tags.code}: {tags.message}")

@@ -138,8 +138,13 @@ def past_grace(finding: Finding, grace: int | None, now: datetime) -> bool:
 
 
 def deactivation(key: InventoryKey, policy: RemediationPolicy, history: Sequence[Attempt],
-                 now: datetime) -> KeyAction | SkippedKey | None:
-    """Deactivate an Active key with findings among the rules, once past their grace."""
+                 now: datetime, *, seen: datetime | None = None) -> KeyAction | SkippedKey | None:
+    """Deactivate an Active key with findings among the rules, once past their grace.
+
+    `seen`: when the inventory saw the key Active. Seen Active after iamkeys deactivated it,
+    it was reactivated since and is not deactivated twice; seen before (a saved inventory),
+    the live re-read at apply time decides.
+    """
     matching = [f for f in key.findings if f.rule in policy.deactivate]
     if not key.active or not matching:
         return None
@@ -149,7 +154,8 @@ def deactivation(key: InventoryKey, policy: RemediationPolicy, history: Sequence
         return _skipped(key, DEACTIVATE, rules,
                         "; ".join(_waiting(f, policy.grace, now) for f in matching))
     earlier = deactivated_by_iamkeys(history)
-    if earlier is not None:
+    if (earlier is not None and earlier.outcome == DONE
+            and (seen is None or earlier.time < seen)):
         return _skipped(key, DEACTIVATE, rules, _again(DEACTIVATE, earlier, ACTIVE))
     last = key.last_used.date if key.last_used is not None else None
     return KeyAction(account_id=key.account_id, user_name=key.user_name,
@@ -285,7 +291,8 @@ def plan(inv: Inventory, policy: RemediationPolicy, context: Context, *, plan_id
     for key in inv.keys:
         history = context.history.get((key.account_id, key.access_key_id), ())
         guard = protection(key, errors, context, policy)
-        deactivate = _protected(deactivation(key, policy, history, now), guard)
+        deactivate = _protected(deactivation(key, policy, history, now,
+                                             seen=inv.generated_at), guard)
         delete = _protected(deletion(key, policy, history, now,
                                      deactivating=isinstance(deactivate, KeyAction)), guard)
         for candidate in (deactivate, delete):

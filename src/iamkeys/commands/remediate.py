@@ -132,7 +132,7 @@ def finish(planned: RemediationPlan, fmt: str) -> None:
                        ("deactivate", "delete", "reactivate") if planned.count(kind))
     if not planned.applied:
         warn(f"plan {planned.plan_id}: {counts or 'nothing to do'}, {len(planned.skipped)} "
-             "key(s) left alone; nothing was changed (run again with --apply to act)")
+             "skipped; nothing was changed (run again with --apply to act)")
         return
     for action in planned.actions:
         if action.result != DONE:
