@@ -16,7 +16,7 @@ from cli_runner import iamkeys
 from iamkeys import actions
 from iamkeys.aws_lambda import handler
 from iamkeys.cli import fail_input
-from iamkeys.commands import inventory, list_access_keys, send_email
+from iamkeys.commands import inventory, list_access_keys, remediate, send_email
 from iamkeys.demo import SmtpServer, embedded_smtp
 from iamkeys.errors import AwsError, InputError
 from seed_data import SEED_OUTPUT, create_seed_user
@@ -181,7 +181,8 @@ def test_bad_events(event: Any, rule: str, alice: Any) -> None:
 
 @pytest.mark.parametrize(("event", "message"), [
     ({"action": "aws.iam.nope"}, "action: unknown action 'aws.iam.nope' (actions: "
-                                 "aws.iam.list_access_keys, aws.iam.inventory, email.send)"),
+                                 "aws.iam.list_access_keys, aws.iam.inventory, "
+                                 "aws.iam.remediate, email.send)"),
     ({"action": "email.send", "with": {"smtp_host": "evil.example"}},
      "smtp_host: is not a parameter of email.send (parameters: to, cc, from, subject, result)"),
     ({"action": "email.send", "with": {"result": SEED_OUTPUT}}, "to: is required by email.send"),
@@ -206,16 +207,19 @@ NOT_PARAMETERS = {"output", "out", "fail_on_findings", "region", "profile", "end
                   "smtp_user", "ses", "outbox"}
 
 
-@pytest.mark.parametrize(("action", "command", "extra"), [
-    (actions.LIST_ACCESS_KEYS, list_access_keys.command, set()),
-    (actions.INVENTORY, inventory.command, set()),
-    (actions.EMAIL_SEND, send_email.command, {"result"}),
+@pytest.mark.parametrize(("action", "command", "extra", "files"), [
+    (actions.LIST_ACCESS_KEYS, list_access_keys.command, set(), set()),
+    (actions.INVENTORY, inventory.command, set(), set()),
+    # remediate reads a saved inventory or plan from --from / --plan FILE and saves the plan
+    # to --plan-out; an action takes the documents themselves (an earlier step's output).
+    (actions.REMEDIATE, remediate.command, {"inventory", "plan"},
+     {"from", "plan", "plan_out"}),
+    (actions.EMAIL_SEND, send_email.command, {"result"}, {"input"}),
 ], ids=lambda value: getattr(value, "name", None) or "")
 def test_parameters_are_the_cli_option_names(action: actions.Action, command: Any,
-                                             extra: set[str]) -> None:
+                                             extra: set[str], files: set[str]) -> None:
     options = {opt[2:].replace("-", "_") for p in command.params for opt in p.opts}
-    # send-email reads the result from --input; an action takes it as `result`.
-    options -= NOT_PARAMETERS | {"input"}
+    options -= NOT_PARAMETERS | files
     assert {p.name for p in action.parameters} == options | extra
 
 

@@ -187,11 +187,12 @@ def remediate(request: RemediationRequest, *, connection: aws.Connection,
     `on_plan` sees the plan before anything changes (the CLI saves --plan-out there).
     """
     env = _Environment.start(connection, session)
-    planned = _plan(request, env, now or datetime.now(UTC))
+    accounts = _Accounts(env, request.scope)
+    planned = _plan(request, env, accounts, now or datetime.now(UTC))
     _show(planned, request.policy.max_actions, on_plan)
     if not request.apply:
         return planned
-    return _apply(planned, env, request.scope, _location(request, planned), check_tags=True)
+    return _apply(planned, env, accounts, _location(request, planned), check_tags=True)
 
 
 def undo(request: UndoRequest, *, connection: aws.Connection,
@@ -209,11 +210,12 @@ def undo(request: UndoRequest, *, connection: aws.Connection,
         now=moment)
     scope = InventoryRequest(role_name=request.role_name, external_id=request.external_id,
                              concurrency=request.concurrency)
-    planned = _still_possible(planned, env, scope, history)
+    accounts = _Accounts(env, scope)
+    planned = _still_possible(planned, accounts, history)
     _show(planned, request.max_actions, on_plan)
     if not request.apply:
         return planned
-    return _apply(planned, env, scope, request.journal, check_tags=False)
+    return _apply(planned, env, accounts, request.journal, check_tags=False)
 
 
 def _show(planned: RemediationPlan, cap: int, on_plan: PlanHook | None) -> None:
@@ -250,7 +252,8 @@ def new_plan_id(now: datetime) -> str:
 # --- planning ------------------------------------------------------------------------------
 
 
-def _plan(request: RemediationRequest, env: _Environment, moment: datetime) -> RemediationPlan:
+def _plan(request: RemediationRequest, env: _Environment, accounts: _Accounts,
+          moment: datetime) -> RemediationPlan:
     """The plan: the saved one, or one made from an inventory, the journal and users' tags."""
     if request.plan is not None:
         if request.plan.count(REACTIVATE):
@@ -270,7 +273,6 @@ def _plan(request: RemediationRequest, env: _Environment, moment: datetime) -> R
                                 caller_arn=env.caller.arn, journal=location, now=moment)
 
     users = remediation.users_to_check(made(context))
-    accounts = _Accounts(env, request.scope)
     exempt, unchecked = _exemptions(accounts, users, request.policy.exempt_tag,
                                     request.scope.concurrency)
     return made(replace(context, exempt=exempt, unchecked=unchecked))
@@ -299,10 +301,9 @@ def _exemptions(accounts: _Accounts, users: Iterable[tuple[str, str]], tag: str,
     return frozenset(exempt), unchecked
 
 
-def _still_possible(planned: RemediationPlan, env: _Environment, scope: InventoryRequest,
+def _still_possible(planned: RemediationPlan, accounts: _Accounts,
                     history: remediation.History) -> RemediationPlan:
     """An undo plan with the actions the live keys no longer allow moved to Skipped."""
-    accounts = _Accounts(env, scope)
 
     def check(action: KeyAction) -> KeyAction | SkippedKey:
         try:
@@ -315,7 +316,7 @@ def _still_possible(planned: RemediationPlan, env: _Environment, scope: Inventor
 
     if not planned.actions:
         return planned
-    with ThreadPoolExecutor(min(scope.concurrency, len(planned.actions)),
+    with ThreadPoolExecutor(min(accounts.scope.concurrency, len(planned.actions)),
                             thread_name_prefix="iamkeys-undo") as pool:
         checked = list(pool.map(check, planned.actions))
     return replace(planned, actions=tuple(a for a in checked if isinstance(a, KeyAction)),
@@ -335,7 +336,7 @@ def _left(action: KeyAction, reason: str) -> SkippedKey:
 # --- applying ------------------------------------------------------------------------------
 
 
-def _apply(planned: RemediationPlan, env: _Environment, scope: InventoryRequest,
+def _apply(planned: RemediationPlan, env: _Environment, accounts: _Accounts,
            journal_location: str, *, check_tags: bool) -> RemediationPlan:
     """Every action re-checked live and, when it still holds, made and journaled."""
     with journal.opened(journal_location, session=env.session,
@@ -343,10 +344,10 @@ def _apply(planned: RemediationPlan, env: _Environment, scope: InventoryRequest,
         # Read once the journal is ours (a file is locked): what earlier runs did, up to now.
         history = remediation.attempts(journal.read(journal_location, session=env.session,
                                                     connection=env.connection))
-        run = _Apply(planned, env, _Accounts(env, scope), writer, history, check_tags)
+        run = _Apply(planned, env, accounts, writer, history, check_tags)
         results: list[KeyAction] = []
         if planned.actions:
-            with ThreadPoolExecutor(min(scope.concurrency, len(planned.actions)),
+            with ThreadPoolExecutor(min(accounts.scope.concurrency, len(planned.actions)),
                                     thread_name_prefix="iamkeys-apply") as pool:
                 results = list(pool.map(run.one, planned.actions))
     return replace(planned, actions=tuple(results), applied=True, journal=journal_location)
