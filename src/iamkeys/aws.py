@@ -96,6 +96,11 @@ class CoreSession:
         """botocore's credential chain."""
         return self._core.get_credentials()
 
+    @property
+    def events(self) -> Any:
+        """The session's botocore event emitter (boto3.Session.events)."""
+        return self._core.get_component("event_emitter")
+
 
 def make_session(connection: Connection, *, retry_mode: str = "standard",
                  max_attempts: int | None = None,
@@ -152,6 +157,17 @@ def _session_vars(retry_mode: str, max_attempts: int | None) -> dict[str, Any]:
 def _no_profile(connection: Connection) -> InputError:
     """The input error for a profile botocore cannot find."""
     return InputError("profile", f"profile {connection.profile!r} is not in the AWS config")
+
+
+def observe(session: Session, event: str,
+            handler: Callable[..., Any]) -> Callable[[], None] | None:
+    """Call `handler` on `event` in every client made from `session` from now on; returns
+    what stops that for clients made later (None: a session without botocore events)."""
+    emitter = getattr(session, "events", None)
+    if emitter is None:
+        return None
+    emitter.register(event, handler)
+    return lambda: emitter.unregister(event, handler)
 
 
 def default_region(session: Session, connection: Connection) -> str:

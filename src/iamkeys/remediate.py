@@ -60,7 +60,7 @@ from .remediation import DEACTIVATABLE, GO, NOT_DEACTIVATABLE, TO_STATUS, Contex
 SESSION_NAME = "iamkeys-remediate"
 # A throttled write: tries, and the first pause (doubled each time, with jitter, capped).
 THROTTLED_TRIES = 8
-THROTTLED_PAUSE = 0.5
+THROTTLED_PAUSE = 0.25
 MAX_PAUSE = 8.0
 # A write whose outcome is unknown: tries (each after a re-read showed the key unchanged), and
 # the pause before re-reading. IAM is eventually consistent ("Changes that I make are not
@@ -263,8 +263,7 @@ def _plan(request: RemediationRequest, env: _Environment, accounts: _Accounts,
     location = request.journal or journal.DEFAULT_LOCATION
     history = remediation.attempts(journal.read(location, session=env.session,
                                                 connection=env.connection))
-    inv = request.inventory or inventory.run(request.scope, connection=env.connection,
-                                             session=env.session, now=moment)
+    inv = request.inventory or _listed(request.scope, env, accounts, moment)
     context = Context(caller_key_id=env.key_id, history=history)
     plan_id = new_plan_id(moment)
 
@@ -278,6 +277,22 @@ def _plan(request: RemediationRequest, env: _Environment, accounts: _Accounts,
     return made(replace(context, exempt=exempt, unchecked=unchecked))
 
 
+def _listed(scope: InventoryRequest, env: _Environment, accounts: _Accounts,
+            moment: datetime) -> Inventory:
+    """The inventory, its requests in the caller's account paced by that account's pace too:
+    the inventory's own pace is tuned for runs of thousands of requests, and the remediation
+    that follows starts at the rate IAM let through rather than in a burst."""
+    pace = accounts.pace(env.caller.account_id)
+    stops = [aws.observe(env.session, "before-send.iam", pace.before_send),
+             aws.observe(env.session, "needs-retry.iam", pace.on_answer)]
+    try:
+        return inventory.run(scope, connection=env.connection, session=env.session, now=moment)
+    finally:
+        for stop in stops:
+            if stop is not None:
+                stop()
+
+
 def _exemptions(accounts: _Accounts, users: Iterable[tuple[str, str]], tag: str,
                 concurrency: int) -> tuple[frozenset[tuple[str, str]], dict[tuple[str, str], str]]:
     """Which users carry the exempt tag, and those whose tags could not be read (and why)."""
@@ -285,12 +300,10 @@ def _exemptions(accounts: _Accounts, users: Iterable[tuple[str, str]], tag: str,
     unchecked: dict[tuple[str, str], str] = {}
 
     def check(user: tuple[str, str]) -> None:
-        try:
-            tags = accounts.clients(user[0]).tags(user[1])
-        except AwsError as e:
-            unchecked[user] = f"ListUserTags: {e.code}: {e.message}"
-            return
-        if tag in tags:
+        tags = accounts.user_tags(*user)
+        if isinstance(tags, AwsError):
+            unchecked[user] = f"ListUserTags: {tags.code}: {tags.message}"
+        elif tag in tags:
             exempt.add(user)
 
     ordered = sorted(users)
@@ -365,8 +378,6 @@ class _Apply:
         self.writer = writer
         self.history = history
         self.check_tags = check_tags
-        self.tags: dict[tuple[str, str], dict[str, str] | AwsError] = {}
-        self.lock = threading.Lock()
 
     def one(self, action: KeyAction) -> KeyAction:
         """Re-check one action live; make it when it still holds."""
@@ -374,7 +385,7 @@ class _Apply:
             clients = self.accounts.clients(action.account_id)
         except AwsError as e:
             return _result(action, FAILED, f"AssumeRole: {e.code}: {e.message}")
-        guard = self._guard(clients, action)
+        guard = self._guard(action)
         if guard is not None:
             return _result(action, SKIPPED, guard)
         try:
@@ -397,22 +408,14 @@ class _Apply:
                 return _result(action, SKIPPED, used)
         return self._write(clients, action)
 
-    def _guard(self, clients: _Clients, action: KeyAction) -> str | None:
-        """Why a key is not touched after all: the caller's own key, an exempt user."""
+    def _guard(self, action: KeyAction) -> str | None:
+        """Why a key is not touched after all: the caller's own key, an exempt user (tags read
+        while planning in this run, or now for a saved plan)."""
         if action.access_key_id == self.env.key_id:
             return "the key signing these requests (the caller's own)"
         if not self.check_tags:
             return None
-        user = (action.account_id, action.user_name)
-        with self.lock:
-            tags = self.tags.get(user)
-        if tags is None:
-            try:
-                tags = clients.tags(action.user_name)
-            except AwsError as e:
-                tags = e
-            with self.lock:
-                self.tags[user] = tags
+        tags = self.accounts.user_tags(action.account_id, action.user_name)
         exempt = self.planned.policy.exempt_tag
         if isinstance(tags, AwsError) and tags.code == NO_SUCH_ENTITY:
             return None  # the user is gone: the key's re-read says so
@@ -439,9 +442,10 @@ class _Apply:
                 clients.write(action)
             except AwsError as e:
                 if e.code in THROTTLING_CODES and throttled < THROTTLED_TRIES - 1:
-                    throttled += 1
+                    # Refused, so not applied: sent again once the pace allows.
                     time.sleep(min(MAX_PAUSE, THROTTLED_PAUSE * 2 ** throttled)
                                * (0.5 + random.random()))
+                    throttled += 1
                     continue
                 if e.code == NO_SUCH_ENTITY and doubt is not None and action.action == DELETE:
                     return self._done(clients, action, attempt,
@@ -586,13 +590,35 @@ class _Clients:
 
 
 class _Accounts:
-    """The clients of each account, made once (an assumed role for other accounts)."""
+    """The clients of each account, made once (an assumed role for other accounts), and the
+    tags of each user, read once per run."""
 
     def __init__(self, env: _Environment, scope: InventoryRequest) -> None:
         self.env = env
         self.scope = scope
         self.lock = threading.Lock()
         self.made: dict[str, _Clients | AwsError] = {}
+        self.tags: dict[tuple[str, str], dict[str, str] | AwsError] = {}
+        self.paces: dict[str, _Pace] = {}
+
+    def pace(self, account_id: str) -> _Pace:
+        """The account's pace: IAM's quota is per account, and counts reads and writes."""
+        with self.lock:
+            return self.paces.setdefault(account_id, _Pace())
+
+    def user_tags(self, account_id: str, user_name: str) -> dict[str, str] | AwsError:
+        """A user's tags (ListUserTags), or the error that kept them from being read."""
+        with self.lock:
+            known = self.tags.get((account_id, user_name))
+        if known is not None:
+            return known
+        try:
+            known = self.clients(account_id).tags(user_name)
+        except AwsError as e:
+            known = e
+        with self.lock:
+            self.tags[(account_id, user_name)] = known
+        return known
 
     def clients(self, account_id: str) -> _Clients:
         """The account's clients; AwsError when its role could not be assumed."""
@@ -618,7 +644,7 @@ class _Accounts:
                 env.sts, role, external_id=self.scope.external_id, session_name=SESSION_NAME))
         read = aws.client(session, "iam", env.region, env.connection)
         writer = aws.client(session, "iam", env.region, env.connection, attempts=1)
-        pace = inventory.Pace()
+        pace = self.paces.setdefault(account_id, _Pace())  # under self.lock (clients())
         for made in (read, writer):
             made.meta.events.register("before-send.iam", pace.before_send)
             made.meta.events.register("needs-retry.iam", pace.on_answer)
@@ -626,6 +652,14 @@ class _Accounts:
 
 
 # --- parameters ----------------------------------------------------------------------------
+
+
+class _Pace(inventory.Pace):
+    """The inventory's pace, quicker to slow down: a remediation's phases (tags, re-reads and
+    writes) are a few hundred requests, where the inventory's smoothing over ~200 answers
+    would let each phase's first burst be throttled for seconds."""
+
+    SMOOTHING = 1 / 25
 
 
 def _location(request: RemediationRequest, planned: RemediationPlan) -> str:
