@@ -576,3 +576,18 @@ def test_a_workflow_step_with_actions_not_done_is_exit_3(estate: Estate, aws_env
 def test_now_is_the_plans_time(estate: Estate) -> None:
     generated = remediate(*POLICY).json()["Summary"]["GeneratedAt"]
     assert abs((NOW - NOW.fromisoformat(generated)).total_seconds()) < 600
+
+
+def test_the_library_takes_a_request_and_a_boto3_session(estate: Estate, aws_env: Any,
+                                                         iam: Any) -> None:
+    import iamkeys
+    from harness import aws
+
+    request = iamkeys.RemediationRequest.build(deactivate="IAM.22", delete_inactive_after=90,
+                                               journal="library.jsonl", apply=True)
+    plan = iamkeys.run_remediation(request, connection=iamkeys.Connection(),
+                                   session=aws.session())
+    assert isinstance(plan, iamkeys.RemediationPlan) and plan.applied
+    assert {(a.access_key_id, a.action, a.result) for a in plan.actions} == {
+        (estate.old_unused, "deactivate", "done"), (estate.stale_inactive, "delete", "done")}
+    assert statuses(iam, "alice")[estate.old_unused] == "Inactive"
