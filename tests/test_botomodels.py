@@ -48,7 +48,8 @@ def test_cache_is_written_once_then_used(tmp_path: Path, service: str) -> None:
     second = session_with(SlimLoader(tmp_path)).get_service_model(service)
     assert set(second.operation_names) == set(OPERATIONS[service])
     assert set(OPERATIONS[service]) <= set(first.operation_names)
-    assert written.stat().st_size < 20_000
+    # S3's PutObject and GetObject carry some sixty header members each.
+    assert written.stat().st_size < (30_000 if service == "s3" else 20_000)
 
 
 def test_same_answers_over_the_wire(aws_env: Any, iam: Any, tmp_path: Path) -> None:

@@ -569,16 +569,16 @@ def test_inventory_findings_email_workflow(two_users: dict[str, list[str]],
 def test_retry_defaults_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     from iamkeys import aws
-    from iamkeys.inventory import _session
+    from iamkeys.inventory import retrying_session
 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
-    client = aws.client(_session(Connection()), "iam", "us-east-1", Connection())
+    client = aws.client(retrying_session(Connection()), "iam", "us-east-1", Connection())
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 10}
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
     monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
-    client = aws.client(_session(Connection()), "iam", "us-east-1", Connection())
+    client = aws.client(retrying_session(Connection()), "iam", "us-east-1", Connection())
     assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
 
 

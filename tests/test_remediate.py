@@ -591,3 +591,17 @@ def test_the_library_takes_a_request_and_a_boto3_session(estate: Estate, aws_env
     assert {(a.access_key_id, a.action, a.result) for a in plan.actions} == {
         (estate.old_unused, "deactivate", "done"), (estate.stale_inactive, "delete", "done")}
     assert statuses(iam, "alice")[estate.old_unused] == "Inactive"
+
+
+def test_writes_are_never_retried_by_botocore_whatever_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from iamkeys import aws
+    from iamkeys.inventory import retrying_session
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "7")
+    connection = aws.Connection()
+    writer = aws.client(retrying_session(connection), "iam", "us-east-1", connection,
+                        attempts=1)
+    reader = aws.client(retrying_session(connection), "iam", "us-east-1", connection)
+    assert writer.meta.config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert reader.meta.config.retries["total_max_attempts"] == 7
