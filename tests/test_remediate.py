@@ -301,6 +301,9 @@ FAULTS = [
     ("500 once", "UpdateAccessKey", {"kind": "error500", "times": 1}, "done",
      "UpdateAccessKey Status=Inactive (after ServiceFailure, the re-read showed the key "
      "unchanged)", 2),
+    ("500 every time", "UpdateAccessKey", {"kind": "error500"}, "failed",
+     "ServiceFailure: Request processing has failed due to an internal error. (3 tries; the "
+     "re-read shows the key unchanged)", 3),
     ("applied, then the connection dropped", "UpdateAccessKey",
      {"kind": "apply_then_drop", "times": 1}, "done",
      "UpdateAccessKey Status=Inactive: the answer was lost (ConnectionClosedError); the re-read "

@@ -454,13 +454,17 @@ class _Apply:
                 if e.code == NO_SUCH_ENTITY:
                     return self._failed(clients, action, attempt, e, SKIPPED,
                                         "deleted (or its user removed) since the re-read")
-                if not aws.uncertain(e) or uncertain >= UNCERTAIN_TRIES - 1:
+                if not aws.uncertain(e):
                     return self._failed(clients, action, attempt, e, FAILED)
                 uncertain += 1
                 doubt = e
                 settled = self._reread(clients, action, attempt, e)
                 if settled is not None:
                     return settled
+                if uncertain >= UNCERTAIN_TRIES:
+                    return self._failed(clients, action, attempt, e, FAILED,
+                                        f"{uncertain} tries; the re-read shows the key "
+                                        "unchanged")
                 continue
             detail = OPERATIONS[action.action] + (f" (after {doubt.code}, the re-read showed "
                                                   "the key unchanged)" if doubt else "")
