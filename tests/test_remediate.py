@@ -186,6 +186,22 @@ def test_a_user_tagged_exempt_after_the_plan_is_skipped_at_apply(estate: Estate,
     assert estate.old_used not in writes_by_key(aws_env)
 
 
+def test_keys_of_a_user_in_the_inventorys_errors_are_left_alone(estate: Estate,
+                                                                 aws_env: Any) -> None:
+    aws_env.configure(faults=[{"action": "GetAccessKeyLastUsed", "kind": "access_denied",
+                               "match": {"AccessKeyId": estate.fresh}}])
+    result = remediate(*POLICY, "--apply")
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert actions(document) == expected_plan(estate) - {("alice", estate.old_unused,
+                                                           "deactivate")}
+    reasons = {(s["AccessKeyId"], s["Action"]): s["Reason"] for s in document["Skipped"]}
+    assert reasons[(estate.old_unused, "deactivate")] == (
+        "user alice is in the inventory's Errors (GetAccessKeyLastUsed: AccessDenied): what is "
+        "known of its keys is incomplete")
+    assert estate.old_unused not in writes_by_key(aws_env)
+
+
 def test_an_active_key_is_never_deleted(estate: Estate, aws_env: Any) -> None:
     result = remediate("--delete-inactive-after", "30", "--apply")
     assert result.code == 0, result.stderr
