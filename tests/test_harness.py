@@ -350,6 +350,21 @@ def test_drop_fault_is_a_connection_error(aws_env: Emulator, iam: Any) -> None:
     assert entry["fault"] == "drop" and entry["status"] is None and entry["response_body"] is None
 
 
+def test_apply_then_drop_applies_the_write_and_loses_the_answer(aws_env: Emulator,
+                                                               iam: Any) -> None:
+    """`apply_then_drop` serves the request (the write happens), then closes the socket."""
+    iam.create_user(UserName="w")
+    key_id = iam.create_access_key(UserName="w")["AccessKey"]["AccessKeyId"]
+    aws_env.configure(faults=[{"action": "UpdateAccessKey", "kind": "apply_then_drop",
+                               "times": 1}])
+    with pytest.raises(ConnectionClosedError):
+        client(aws_env).update_access_key(UserName="w", AccessKeyId=key_id, Status="Inactive")
+    assert iam.list_access_keys(UserName="w")["AccessKeyMetadata"][0]["Status"] == "Inactive"
+    [entry] = [e for e in aws_env.stats(log=True)["log"] if e["action"] == "UpdateAccessKey"]
+    assert (entry["fault"], entry["status"], entry["applied_status"]) == (
+        "apply_then_drop", None, 200)
+
+
 def test_delay_fault_exceeds_read_timeout(aws_env: Emulator) -> None:
     """`delay` answers normally but too late for a client with a short read timeout."""
     aws_env.configure(faults=[{"action": "ListUsers", "kind": "delay", "delay_s": 1.0, "times": 2}])

@@ -574,16 +574,16 @@ def test_inventory_findings_email_workflow(two_users: dict[str, list[str]],
 def test_retry_defaults_and_the_environment_wins(monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Path) -> None:
     from iamkeys import aws
-    from iamkeys.inventory import _session
+    from iamkeys.inventory import retrying_session
 
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.delenv("AWS_MAX_ATTEMPTS", raising=False)
     monkeypatch.delenv("AWS_RETRY_MODE", raising=False)
-    client = aws.client(_session(Connection()), "iam", "us-east-1", Connection())
+    client = aws.client(retrying_session(Connection()), "iam", "us-east-1", Connection())
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 10}
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "4")
     monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
-    client = aws.client(_session(Connection()), "iam", "us-east-1", Connection())
+    client = aws.client(retrying_session(Connection()), "iam", "us-east-1", Connection())
     assert client.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 4}
 
 
@@ -604,11 +604,11 @@ class Clock:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_pace_hardly_slows_for_throttles_it_does_not_cause(seed: int) -> None:
-    from iamkeys.inventory import _Pace
+    from iamkeys.inventory import Pace
 
     clock = Clock()
     start = clock.now
-    pace = _Pace(clock=clock, sleep=clock.sleep)
+    pace = Pace(clock=clock, sleep=clock.sleep)
     rng = random.Random(seed)
     for _ in range(20_000):  # 20% random throttles at 200 answers a second, for 100 s
         clock.now += 0.005
@@ -619,10 +619,10 @@ def test_pace_hardly_slows_for_throttles_it_does_not_cause(seed: int) -> None:
 
 
 def test_pace_settles_just_under_what_iam_lets_through() -> None:
-    from iamkeys.inventory import _Pace
+    from iamkeys.inventory import Pace
 
     clock = Clock()
-    pace = _Pace(clock=clock, sleep=clock.sleep)
+    pace = Pace(clock=clock, sleep=clock.sleep)
     for i in range(400):  # 200 answers a second, of which 50 a second get through
         clock.now += 0.005
         pace.answer(throttled=i % 4 != 0)

@@ -16,7 +16,13 @@ from cli_runner import iamkeys
 from iamkeys import actions
 from iamkeys.aws_lambda import handler
 from iamkeys.cli import fail_input
-from iamkeys.commands import inventory, list_access_keys, securityhub_import, send_email
+from iamkeys.commands import (
+    inventory,
+    list_access_keys,
+    remediate,
+    securityhub_import,
+    send_email,
+)
 from iamkeys.demo import SmtpServer, embedded_smtp
 from iamkeys.errors import AwsError, InputError
 from seed_data import SEED_OUTPUT, create_seed_user
@@ -182,8 +188,8 @@ def test_bad_events(event: Any, rule: str, alice: Any) -> None:
 
 @pytest.mark.parametrize(("event", "message"), [
     ({"action": "aws.iam.nope"}, "action: unknown action 'aws.iam.nope' (actions: "
-                                 "aws.iam.list_access_keys, aws.iam.inventory, email.send, "
-                                 "aws.securityhub.import)"),
+                                 "aws.iam.list_access_keys, aws.iam.inventory, "
+                                 "aws.iam.remediate, email.send, aws.securityhub.import)"),
     ({"action": "email.send", "with": {"smtp_host": "evil.example"}},
      "smtp_host: is not a parameter of email.send (parameters: to, cc, from, subject, result)"),
     ({"action": "email.send", "with": {"result": SEED_OUTPUT}}, "to: is required by email.send"),
@@ -209,17 +215,21 @@ NOT_PARAMETERS = {"output", "out", "fail_on_findings", "region", "profile", "end
                   "outbox"}
 
 
-@pytest.mark.parametrize(("action", "command", "extra"), [
-    (actions.LIST_ACCESS_KEYS, list_access_keys.command, set()),
-    (actions.INVENTORY, inventory.command, set()),
-    (actions.EMAIL_SEND, send_email.command, {"result"}),
-    (actions.SECURITYHUB_IMPORT, securityhub_import.command, {"inventory"}),
+@pytest.mark.parametrize(("action", "command", "extra", "files"), [
+    (actions.LIST_ACCESS_KEYS, list_access_keys.command, set(), set()),
+    (actions.INVENTORY, inventory.command, set(), set()),
+    # remediate reads a saved inventory or plan from --from / --plan FILE and saves the plan
+    # to --plan-out; an action takes the documents themselves (an earlier step's output).
+    (actions.REMEDIATE, remediate.command, {"inventory", "plan"},
+     {"from", "plan", "plan_out"}),
+    # send-email and securityhub-import read their document from --input.
+    (actions.EMAIL_SEND, send_email.command, {"result"}, {"input"}),
+    (actions.SECURITYHUB_IMPORT, securityhub_import.command, {"inventory"}, {"input"}),
 ], ids=lambda value: getattr(value, "name", None) or "")
 def test_parameters_are_the_cli_option_names(action: actions.Action, command: Any,
-                                             extra: set[str]) -> None:
+                                             extra: set[str], files: set[str]) -> None:
     options = {opt[2:].replace("-", "_") for p in command.params for opt in p.opts}
-    # send-email reads the result from --input; an action takes it as `result`.
-    options -= NOT_PARAMETERS | {"input"}
+    options -= NOT_PARAMETERS | files
     assert {p.name for p in action.parameters} == options | extra
 
 

@@ -285,7 +285,7 @@ INVALID = [
      "(parameters: user_name, marker, max_items, regions, raw_xml, all_pages)"),
     ("unknown action", list_step("{}").replace("aws.iam.list_access_keys", "aws.iam.nope"), [],
      "F: step 'list': unknown action 'aws.iam.nope' (actions: aws.iam.list_access_keys, "
-     "aws.iam.inventory, email.send, aws.securityhub.import)"),
+     "aws.iam.inventory, aws.iam.remediate, email.send, aws.securityhub.import)"),
     ("missing parameter", list_step("{}").replace('to: "{{ inputs.to }}", ', ""), [],
      "F: step 'email': parameter to: is required by email.send"),
     ("transport in the file", list_step("{}").replace("with: {to:", "with: {smtp_host: x, to:"),

@@ -25,21 +25,29 @@ _EXPORTS = {
     "InventoryError": "iamkeys.model",
     "InventoryKey": "iamkeys.model",
     "InventoryRequest": "iamkeys.inventory",
+    "KeyAction": "iamkeys.model",
     "LastUsed": "iamkeys.model",
     "Listing": "iamkeys.model",
     "MailError": "iamkeys.errors",
     "MailSettings": "iamkeys.mail",
     "PartialResultError": "iamkeys.errors",
     "Progress": "iamkeys.inventory",
+    "RemediationPlan": "iamkeys.model",
+    "RemediationPolicy": "iamkeys.model",
+    "RemediationRequest": "iamkeys.remediate",
     "Runtime": "iamkeys.actions",
+    "SkippedKey": "iamkeys.model",
     "Thresholds": "iamkeys.model",
+    "UndoRequest": "iamkeys.remediate",
     "User": "iamkeys.model",
     "WorkflowError": "iamkeys.errors",
     "build_message": "iamkeys.mail",
     "list_access_keys": "iamkeys.listing",
+    "run_remediation": "iamkeys.remediate:remediate",
     "run_inventory": "iamkeys.inventory:inventory",
     "send_result": "iamkeys.mail",
     "summary_subject": "iamkeys.mail",
+    "undo_remediation": "iamkeys.remediate:undo",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -68,10 +76,18 @@ if TYPE_CHECKING:
     from .model import Inventory as Inventory
     from .model import InventoryError as InventoryError
     from .model import InventoryKey as InventoryKey
+    from .model import KeyAction as KeyAction
     from .model import LastUsed as LastUsed
     from .model import Listing as Listing
+    from .model import RemediationPlan as RemediationPlan
+    from .model import RemediationPolicy as RemediationPolicy
+    from .model import SkippedKey as SkippedKey
     from .model import Thresholds as Thresholds
     from .model import User as User
+    from .remediate import RemediationRequest as RemediationRequest
+    from .remediate import UndoRequest as UndoRequest
+    from .remediate import remediate as run_remediation  # noqa: F401  (exported by name)
+    from .remediate import undo as undo_remediation  # noqa: F401  (exported by name)
 
 
 def __getattr__(name: str) -> Any:

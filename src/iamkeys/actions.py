@@ -2,9 +2,10 @@
 
 An action names its parameters (the snake_case names of its CLI command's options), validates
 them with the same functions as the CLI (`ListRequest.build`, `InventoryRequest.build`,
-`mail.Envelope.build` and the `params` validators), and runs on a `Runtime`: the AWS connection
-and session and the mail settings, chosen by the caller (CLI options, the Lambda environment),
-never by the workflow file. Outputs are the JSON documents the CLI prints.
+`RemediationRequest.build`, `mail.Envelope.build` and the `params` validators), and runs on a
+`Runtime`: the AWS connection and session, the mail settings and the default remediation
+journal, chosen by the caller (CLI options, the Lambda environment), never by the workflow
+file. Outputs are the JSON documents the CLI prints.
 
 Adding an action is one entry in `REGISTRY`. Modules behind an action are imported only when
 it is checked or run, so that a Lambda cold start pays only for what its event uses.
@@ -33,6 +34,9 @@ class Runtime:
     session: aws.Session | None = None
     # None: the embedded default, an `outbox/` directory of .eml files.
     mail: MailSettings | None = None
+    # Where aws.iam.remediate journals when its step names no journal (None: the default
+    # file, ./iamkeys-journal.jsonl; the Lambda handler reads IAMKEYS_JOURNAL).
+    journal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +216,53 @@ def _import_missing(output: Any) -> str | None:
     return f"{missing} finding(s) not imported; see FailedFindings and Errors in the output"
 
 
+# --- aws.iam.remediate
+
+
+def _remediate_prepare(values: Mapping[str, Any], *, between: bool = True) -> Any:
+    """RemediationRequest.build, the CLI's validator; `no_last_used` as the CLI spells it."""
+    from .remediate import RemediationRequest
+
+    raw = dict(values)
+    skip = params.flag(raw.pop("no_last_used", None), name="no_last_used")
+    return RemediationRequest.build(**raw, last_used=not skip, between=between)
+
+
+def _remediate_value(values: Mapping[str, Any]) -> Any:
+    """One value checked alone: the rules between values ("nothing to do") wait for all."""
+    return _remediate_prepare(values, between=False)
+
+
+def _remediate_execute(request: Any, runtime: Runtime) -> Any:
+    """The plan document, as `iamkeys remediate` prints it; with apply, each action's Result."""
+    from dataclasses import replace
+
+    from . import remediate, serialize
+
+    if request.journal is None and runtime.journal is not None:
+        request = replace(request, journal=runtime.journal)
+    connection = runtime.connection
+    pool = max(connection.max_pool_connections, request.scope.concurrency + 1)
+    result = remediate.remediate(request, connection=replace(connection,
+                                                              max_pool_connections=pool),
+                                 session=runtime.session)
+    return serialize.plan(result)
+
+
+def _remediate_missing(output: Any) -> str | None:
+    """An applied plan with actions not done: the CLI's exit 3 (or 1) message."""
+    from collections import Counter
+
+    if not isinstance(output, Mapping) or not output.get("Applied"):
+        return None
+    results = Counter(a.get("Result") for a in output.get("Actions", []))
+    missed = sum(n for result, n in results.items() if result != "done")
+    if not missed:
+        return None
+    return (f"{missed} of {sum(results.values())} action(s) not done: {results['skipped']} "
+            f"skipped, {results['failed']} failed; see Result in the output")
+
+
 # --- email.send
 
 
@@ -303,6 +354,21 @@ INVENTORY = Action(
     missing=_inventory_missing,
 )
 
+REMEDIATE = Action(
+    name="aws.iam.remediate",
+    summary="Plan the deactivation and deletion of keys from an inventory (its own, or a "
+            "step's output); with apply: true, act, re-checking each key live and journaling "
+            "every write (iamkeys remediate).",
+    parameters=_built_by(_remediate_value, "accounts", "organization", "role_name",
+                         "external_id", "path_prefix", "no_last_used", "concurrency",
+                         "max_key_age", "max_unused", "max_inactive", "inventory", "plan",
+                         "deactivate", "delete_inactive_after", "grace", "exempt_tag",
+                         "max_actions", "journal", "apply"),
+    prepare=_remediate_prepare,
+    execute=_remediate_execute,
+    missing=_remediate_missing,
+)
+
 EMAIL_SEND = Action(
     name="email.send",
     summary="Email a result as an HTML table with JSON and CSV attachments (iamkeys send-email).",
@@ -331,7 +397,8 @@ SECURITYHUB_IMPORT = Action(
 )
 
 REGISTRY: Mapping[str, Action] = {
-    a.name: a for a in (LIST_ACCESS_KEYS, INVENTORY, EMAIL_SEND, SECURITYHUB_IMPORT)}
+    a.name: a for a in (LIST_ACCESS_KEYS, INVENTORY, REMEDIATE, EMAIL_SEND,
+                                   SECURITYHUB_IMPORT)}
 
 
 def get(name: Any) -> Action:

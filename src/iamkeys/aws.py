@@ -96,6 +96,11 @@ class CoreSession:
         """botocore's credential chain."""
         return self._core.get_credentials()
 
+    @property
+    def events(self) -> Any:
+        """The session's botocore event emitter (boto3.Session.events)."""
+        return self._core.get_component("event_emitter")
+
 
 def make_session(connection: Connection, *, retry_mode: str = "standard",
                  max_attempts: int | None = None,
@@ -152,6 +157,17 @@ def _session_vars(retry_mode: str, max_attempts: int | None) -> dict[str, Any]:
 def _no_profile(connection: Connection) -> InputError:
     """The input error for a profile botocore cannot find."""
     return InputError("profile", f"profile {connection.profile!r} is not in the AWS config")
+
+
+def observe(session: Session, event: str,
+            handler: Callable[..., Any]) -> Callable[[], None] | None:
+    """Call `handler` on `event` in every client made from `session` from now on; returns
+    what stops that for clients made later (None: a session without botocore events)."""
+    emitter = getattr(session, "events", None)
+    if emitter is None:
+        return None
+    emitter.register(event, handler)
+    return lambda: emitter.unregister(event, handler)
 
 
 def default_region(session: Session, connection: Connection) -> str:
@@ -223,8 +239,13 @@ def plan_calls(spec: RegionSpec | None, default: str) -> tuple[PartitionCall, ..
     )
 
 
-def client(session: Session, service: str, region: str, connection: Connection) -> Any:
-    """A botocore client for `service` in `region`, with the connection's endpoint and timeouts."""
+def client(session: Session, service: str, region: str, connection: Connection, *,
+           attempts: int | None = None) -> Any:
+    """A botocore client for `service` in `region`, with the connection's endpoint and timeouts.
+
+    `attempts` fixes botocore's total attempts per request over any environment or config
+    setting: 1 for writes, which botocore must never send twice on its own (see `uncertain`).
+    """
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
 
@@ -233,6 +254,8 @@ def client(session: Session, service: str, region: str, connection: Connection) 
         read_timeout=connection.read_timeout,
         max_pool_connections=connection.max_pool_connections,
         user_agent_extra=USER_AGENT,
+        retries=None if attempts is None else {"total_max_attempts": attempts,
+                                               "mode": "standard"},
     )
     try:
         made = session.client(
@@ -296,7 +319,8 @@ def translated() -> Iterator[None]:
         error = e.response.get("Error", {})
         code = str(error.get("Code") or "Unknown")
         message = str(error.get("Message") or e)
-        raise AwsError(code, message) from e
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise AwsError(code, message, status=status if isinstance(status, int) else None) from e
     except BotoCoreError as e:
         raise AwsError(type(e).__name__, redact.text(str(e))) from e
     except ResponseParserError as e:  # not a BotoCoreError
@@ -326,6 +350,27 @@ def read(call: Callable[[], T]) -> T:
                 raise
     with translated():
         return call()
+
+
+# botocore's errors for a request whose answer never arrived, or arrived cut: the connection
+# dropped, timed out or could not be made. botocore's standard mode retries every one of them,
+# like 500-504 answers ("Retries", boto3 guide: https://boto3.amazonaws.com/v1/documentation/
+# api/latest/guide/retries.html), which is right for a read and wrong for a write.
+NO_ANSWER = frozenset({
+    "ConnectionClosedError", "ReadTimeoutError", "ConnectTimeoutError", "ConnectionError",
+    "EndpointConnectionError", "ProxyConnectionError", "HTTPClientError",
+})
+
+
+def uncertain(error: AwsError) -> bool:
+    """Whether a write that failed this way may still have been applied by AWS.
+
+    No answer, an answer that could not be read, or a 5xx: the server may have made the
+    change before the failure. Such a write is re-read, never sent again blindly; a 4xx
+    (throttling, access denied, no such entity) says the change was not made.
+    """
+    return (error.code in NO_ANSWER or error.code in UNREADABLE
+            or (error.status is not None and error.status >= 500))
 
 
 RawSink = Callable[[bytes], None]

@@ -6,7 +6,9 @@
 The handler returns the output document (a workflow's last step's, or the action's) and raises
 the CLI's exceptions, with its messages, on failure. It is a boundary like the CLI: the mail
 transport and default sender come from the function's environment (IAMKEYS_SMTP_*, IAMKEYS_SES,
-IAMKEYS_OUTBOX, IAMKEYS_FROM), AWS from botocore's own (the execution role, AWS_REGION,
+IAMKEYS_OUTBOX, IAMKEYS_FROM), and so does the journal of aws.iam.remediate when its step names
+none (IAMKEYS_JOURNAL, e.g. s3://bucket/iamkeys/; /tmp/iamkeys-journal.jsonl otherwise, which
+does not outlive the function), AWS from botocore's own (the execution role, AWS_REGION,
 AWS_ENDPOINT_URL); IAMKEYS_DEBUG=1 logs every request to stderr with secrets masked, as
 `iamkeys --debug` does. Everything else is imported on the first event, so that a cold start
 pays only for what the event uses.
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 EVENT_KEYS = ("workflow", "inputs", "action", "with")
 SES_VARIABLE = "IAMKEYS_SES"
 DEBUG_VARIABLE = "IAMKEYS_DEBUG"
+JOURNAL_VARIABLE = "IAMKEYS_JOURNAL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,4 +113,8 @@ def runtime_from_environ(environ: Mapping[str, str]) -> Runtime:
                                 or None)
     ses = params.flag(environ.get(SES_VARIABLE) or None, name="ses")
     mail = MailSettings.from_environ(environ, ses=ses or None, connection=connection)
-    return Runtime(connection=connection, mail=mail)
+    # Lambda's file system does not outlive the function: journal to S3 (IAMKEYS_JOURNAL).
+    journal = params.journal_location(environ.get(JOURNAL_VARIABLE) or None,
+                                      name=JOURNAL_VARIABLE)
+    return Runtime(connection=connection, mail=mail,
+                   journal=journal or "/tmp/iamkeys-journal.jsonl")

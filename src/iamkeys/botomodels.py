@@ -33,20 +33,21 @@ log = logging.getLogger("iamkeys")
 # The operations iamkeys calls, per service. A service not listed here gets botocore's full model.
 OPERATIONS: Mapping[str, frozenset[str]] = {
     "iam": frozenset({"ListAccessKeys", "ListUsers", "GetAccessKeyLastUsed",
-                      "GetAccountSummary", "ListUserTags"}),
+                      "GetAccountSummary", "ListUserTags", "UpdateAccessKey",
+                      "DeleteAccessKey"}),
     "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
     "organizations": frozenset({"ListAccounts"}),
     "sesv2": frozenset({"SendEmail"}),
-    "s3": frozenset({"GetObject", "PutObject"}),
+    # --state objects (state.py) and the remediation journal under an s3:// prefix (journal.py).
+    "s3": frozenset({"GetObject", "PutObject", "ListObjectsV2"}),
     "securityhub": frozenset({"BatchImportFindings"}),
 }
 SERVICE_MODEL = "service-2"
-
-
-def _operations_digest() -> str:
-    """A short name for the set of operations kept, part of the cache folder's name."""
-    listed = json.dumps({k: sorted(v) for k, v in sorted(OPERATIONS.items())})
-    return hashlib.sha256(listed.encode("utf-8")).hexdigest()[:12]
+# Part of the cache folder's name: a slim model cut for another list of operations (an older
+# iamkeys) is never read for this one.
+OPERATIONS_DIGEST = hashlib.sha256(json.dumps(
+    {service: sorted(ops) for service, ops in sorted(OPERATIONS.items())}).encode()
+).hexdigest()[:12]
 
 
 class SlimLoader(Loader):
@@ -54,8 +55,8 @@ class SlimLoader(Loader):
 
     def __init__(self, cache_root: Path | None, data_path: str | None = None) -> None:
         # `data_path` is botocore's own AWS_DATA_PATH setting, kept after the cache.
-        folder = f"botocore-{BOTOCORE_VERSION}-{_operations_digest()}"
-        self._slim_root = cache_root / folder if cache_root else None
+        self._slim_root = cache_root / f"botocore-{BOTOCORE_VERSION}-{OPERATIONS_DIGEST}" \
+            if cache_root else None
         extra = [str(self._slim_root)] if self._slim_root else []
         extra += [os.path.expanduser(p) for p in (data_path or "").split(os.pathsep) if p]
         super().__init__(extra_search_paths=extra)

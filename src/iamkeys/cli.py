@@ -35,9 +35,11 @@ COMMANDS = {
     "diff": "iamkeys.commands.diff",
     "inventory": "iamkeys.commands.inventory",
     "list-access-keys": "iamkeys.commands.list_access_keys",
+    "remediate": "iamkeys.commands.remediate",
     "run": "iamkeys.commands.run",
     "securityhub-import": "iamkeys.commands.securityhub_import",
     "send-email": "iamkeys.commands.send_email",
+    "undo": "iamkeys.commands.undo",
 }
 
 

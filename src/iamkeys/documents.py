@@ -7,6 +7,8 @@ reads it here, and nowhere else. The shapes, each written by `serialize.py`:
     several partitions          {"aws": <List Access Keys result>, "aws-cn": ...}
     inventory                   {"Keys": [...], "Errors": [...], "AccountFindings": [...],
                                  "Summary": {...}, "Changes"?: {...}}
+    remediation plan            {"Actions": [...], "Skipped": [...], "Summary": {...},
+                                 "Applied": ...}   (read by `plan` only)
 
 A document that is none of these is an InputError on `input` that names the member at fault,
 e.g. "not an iamkeys result: Keys[3].CreateDate must be an ISO 8601 timestamp".
@@ -20,8 +22,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from . import params
 from .errors import InputError
 from .model import (
+    ACTIONS,
+    DONE,
+    FAILED,
+    SKIPPED,
     AccessKey,
     AccountFinding,
     AccountScan,
@@ -34,9 +41,13 @@ from .model import (
     Inventory,
     InventoryError,
     InventoryKey,
+    KeyAction,
     KeyChange,
     LastUsed,
     Listing,
+    RemediationPlan,
+    RemediationPolicy,
+    SkippedKey,
     StatusChange,
     Thresholds,
 )
@@ -131,12 +142,14 @@ def delivery(document: Any) -> Delivery:
                     detail=sent.text("Detail"), attachments=tuple(_texts(sent, "Attachments")))
 
 
-def _texts(parent: _Members, name: str) -> list[str]:
-    """An array of strings."""
-    values = parent.array(name)
+def _texts(parent: _Members, name: str, *, default: list[Any] | None = None) -> list[str]:
+    """An array of strings (missing is `default`; required when None)."""
+    values = parent.array(name, default=default)
     if not all(isinstance(value, str) for value in values):
         raise _invalid(f"{parent.where(name)} must hold strings")
     return values
+
+
 def saved_inventory(data: bytes, *, parameter: str, where: str) -> Inventory:
     """A saved inventory (a --baseline file, the --state, diff's arguments); anything else is an
     input error on `parameter`, naming `where`."""
@@ -414,6 +427,80 @@ def _scan(item: _Members) -> AccountScan:
                        listed=item.boolean("Listed", default=True))
 
 
+# --- remediation plans
+
+
+def plan(document: Any) -> RemediationPlan:
+    """A remediation plan (what `iamkeys remediate` prints, applied or not)."""
+    _check_shape(document)
+    members = _Members(document, "")
+    if "Actions" not in document or "Summary" not in document:
+        raise _invalid("expected a plan (Actions, Skipped, Summary, Applied)")
+    summary = members.object("Summary")
+    policy = summary.object("Policy")
+    return RemediationPlan(
+        plan_id=summary.checked("PlanId", params.plan_id),
+        actions=tuple(_key_action(item) for item in members.objects("Actions")),
+        skipped=tuple(_skipped_key(item) for item in members.objects("Skipped", default=[])),
+        policy=RemediationPolicy(
+            deactivate=tuple(_texts(policy, "Deactivate", default=[])),
+            delete_inactive_after=policy.optional_count("DeleteInactiveAfter"),
+            grace=policy.optional_count("Grace"),
+            exempt_tag=policy.checked("ExemptTag", lambda v, *, name: params.tag_key(
+                v, name=name, default="")),
+            max_actions=policy.count("MaxActions")),
+        generated_at=summary.time("GeneratedAt"),
+        caller_arn=summary.text("CallerArn"),
+        journal=summary.text("Journal"),
+        inventory_generated_at=summary.optional_time("InventoryGeneratedAt"),
+        applied=members.boolean("Applied", default=False),
+    )
+
+
+_RESULTS = (DONE, SKIPPED, FAILED)
+_STATUSES = ("Active", "Inactive")
+
+
+def _key_action(item: _Members) -> KeyAction:
+    """One Actions member; the key is named exactly as IAM names it."""
+    result = item.optional_text("Result")
+    if result is not None and result not in _RESULTS:
+        raise _invalid(f"{item.where('Result')} must be one of {', '.join(_RESULTS)}")
+    return KeyAction(
+        account_id=item.checked("AccountId", _account_id),
+        user_name=item.checked("UserName", params.user_name),
+        access_key_id=item.checked("AccessKeyId", _key_id),
+        action=item.choice("Action", ACTIONS), rules=tuple(_texts(item, "Rules", default=[])),
+        reason=item.text("Reason"), status=item.choice("Status", _STATUSES),
+        last_used=item.optional_time("LastUsedDate"), result=result,
+        result_reason=item.optional_text("ResultReason"))
+
+
+def _skipped_key(item: _Members) -> SkippedKey:
+    """One Skipped member."""
+    return SkippedKey(account_id=item.text("AccountId"), user_name=item.text("UserName"),
+                      access_key_id=item.text("AccessKeyId"), action=item.text("Action"),
+                      rules=tuple(_texts(item, "Rules", default=[])), reason=item.text("Reason"))
+
+
+_ACCOUNT_ID_RE = re.compile(r"[0-9]{12}")
+_KEY_ID_RE = re.compile(r"[A-Z0-9]{16,128}")
+
+
+def _account_id(value: Any, *, name: str) -> str:
+    """A 12-digit account id."""
+    if not isinstance(value, str) or not _ACCOUNT_ID_RE.fullmatch(value):
+        raise InputError(name, "must be a 12-digit account id")
+    return value
+
+
+def _key_id(value: Any, *, name: str) -> str:
+    """An access key id as IAM spells them (16-128 of A-Z 0-9)."""
+    if not isinstance(value, str) or not _KEY_ID_RE.fullmatch(value):
+        raise InputError(name, "must be an access key id (16-128 characters of A-Z 0-9)")
+    return value
+
+
 # --- members, located
 
 
@@ -494,6 +581,23 @@ class _Members:
             raise _invalid(f"{self.where(name)} must be an ISO 8601 timestamp "
                            "like 2016-12-01T22:19:58Z")
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+    def checked(self, name: str, check: Any) -> Any:
+        """A required member passed through a validator `check(value, name)` (a params rule)."""
+        value = self.members.get(name)
+        if value is None:
+            raise _invalid(f"{self.where(name)} is required")
+        try:
+            return check(value, name=self.where(name))
+        except InputError as e:
+            raise _invalid(f"{self.where(name)} {e.rule}") from e
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        """A string member that is one of `choices`."""
+        value = self.text(name)
+        if value not in choices:
+            raise _invalid(f"{self.where(name)} must be one of {', '.join(choices)}")
+        return value
 
     def optional_time(self, name: str) -> datetime | None:
         """A timestamp member that may be missing or null (a key never used)."""

@@ -7,7 +7,8 @@
     ├── MailError (exit 1)           the message was not accepted by the server, or not written
     │   └── MailDeferredError (exit 75)  refused for now (SMTP 4xx) on every attempt: try later
     ├── StateConflictError (exit 1)  --state changed since it was read (another run wrote it)
-    ├── PartialResultError (exit 3)  some items could not be listed; the rest is still reported
+    ├── PartialResultError (exit 3)  some items not listed, or planned changes not made; the rest
+    │                                is still reported
     └── FindingsError (exit 4)       --fail-on-findings and there are findings
 """
 
@@ -41,11 +42,16 @@ class WorkflowError(InputError):
 
 
 class AwsError(IamKeysError):
-    """An AWS call failed; `code` is AWS's error code (or the botocore error class name)."""
+    """An AWS call failed; `code` is AWS's error code (or the botocore error class name).
 
-    def __init__(self, code: str, message: str) -> None:
+    `status` is the HTTP status of AWS's answer, None when no answer arrived (a dropped
+    connection, a timeout).
+    """
+
+    def __init__(self, code: str, message: str, *, status: int | None = None) -> None:
         self.code = code
         self.message = message
+        self.status = status
         super().__init__(f"{code}: {message}")
 
 

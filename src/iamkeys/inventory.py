@@ -5,7 +5,7 @@ fetched in order) and hands each user to a shared pool of `concurrency` threads 
 ListAccessKeys and GetAccessKeyLastUsed, while the next ListUsers page is already on its way.
 A semaphore per account caps the users one account has in flight, so that a large account
 cannot take the whole pool from the others.
-Each account's request rate adapts (`_Pace`): unlimited until IAM throttles much, then just
+Each account's request rate adapts (`Pace`): unlimited until IAM throttles much, then just
 under what IAM lets through, probed upward slowly. botocore retries each request (standard
 mode, 10 attempts; the environment still wins); a call still throttled after that is tried
 again a few times, later.
@@ -57,7 +57,7 @@ DEFAULT_CONCURRENCY = 64
 # Not botocore's `adaptive` mode: it cuts a client's rate by 30% at every throttle whatever the
 # rate, so throttles that do not come from our own pace (another tool using the account's IAM
 # quota; 20% random throttles in our tests) drive it to its floor of 0.5 requests per second
-# (measured, 400 users with 20% of answers throttled: 579 s; with `_Pace` below, 11 s).
+# (measured, 400 users with 20% of answers throttled: 579 s; with `Pace` below, 11 s).
 RETRY_MODE = "standard"
 MAX_ATTEMPTS = 10
 # After botocore gave up on a throttled call (attempts or retry quota spent): tries, and the
@@ -164,10 +164,10 @@ def run(request: InventoryRequest, *, connection: aws.Connection,
     """
     pool_size = max(connection.max_pool_connections, request.concurrency + 1)
     connection = replace(connection, max_pool_connections=pool_size)
-    session = session or _session(connection)
+    session = session or retrying_session(connection)
     region = aws.default_region(session, connection)
     sts = aws.client(session, "sts", region, connection)
-    caller = _caller(sts)
+    caller = caller_identity(sts)
     targets = _targets(request, caller, session, region, connection)
     scope = _Scope(request=request, connection=connection, session=session, region=region,
                    caller=caller, sts=sts, now=now or datetime.now(UTC))
@@ -181,7 +181,7 @@ def run_with_state(request: InventoryRequest, location: params.StateLocation, *,
                    now: datetime | None = None) -> Inventory:
     """Run with the inventory stored at `location` (if any) as the baseline, then store the new
     one there, unless another run stored one meanwhile (StateConflictError, nothing written)."""
-    session = session or _session(connection)
+    session = session or retrying_session(connection)
     snapshot = state.read(location, session=session, connection=connection)
     baseline = None if snapshot.data is None else documents.saved_inventory(
         snapshot.data, parameter="state", where=location.text)
@@ -192,17 +192,17 @@ def run_with_state(request: InventoryRequest, location: params.StateLocation, *,
     return inv
 
 
-def _session(connection: aws.Connection,
-             credentials: aws.SessionCredentials | None = None) -> aws.Session:
+def retrying_session(connection: aws.Connection,
+                     credentials: aws.SessionCredentials | None = None) -> aws.Session:
     """A session with the inventory's retry defaults and fast timestamp parsing."""
     return aws.make_session(connection, retry_mode=RETRY_MODE, max_attempts=MAX_ATTEMPTS,
                             credentials=credentials, timestamp_parser=wire.timestamp)
 
 
-def _caller(sts: Any) -> Caller:
+def caller_identity(sts: Any) -> Caller:
     """Who we are: the account used directly, and the partition for role ARNs."""
     try:
-        return _patiently(lambda: wire.caller(sts.get_caller_identity()))
+        return patiently(lambda: wire.caller(sts.get_caller_identity()))
     except AwsError as e:
         raise _located(e, "GetCallerIdentity") from e
 
@@ -297,7 +297,7 @@ class _Run:
         except AwsError as e:
             self._fail(account_id, None, "AssumeRole", e)
         else:
-            pace = _Pace()
+            pace = Pace()
             iam.meta.events.register("before-send.iam", pace.before_send)
             iam.meta.events.register("needs-retry.iam", pace.on_answer)
             self._root_keys(iam, account_id)
@@ -310,27 +310,20 @@ class _Run:
         scope = self.scope
         session = scope.session
         if account_id != scope.caller.account_id:
-            session = _session(scope.connection, self._assume(account_id))
+            session = retrying_session(scope.connection, self._assume(account_id))
         return aws.client(session, "iam", scope.region, scope.connection)
 
     def _assume(self, account_id: str) -> aws.SessionCredentials:
         """Temporary credentials for `--role-name` in the account (registered as secrets)."""
         request = self.scope.request
-        arn = f"arn:{self.scope.caller.partition}:iam::{account_id}:role/{request.role_name}"
-        kwargs = {"RoleArn": arn, "RoleSessionName": ROLE_SESSION_NAME}
-        if request.external_id is not None:
-            kwargs["ExternalId"] = request.external_id
-        sts = self.scope.sts
-        # AssumeRole changes nothing but issues one more session: asking again is safe.
-        credentials = _patiently(lambda: wire.assumed_credentials(sts.assume_role(**kwargs)))
-        redact.add_secret(credentials.secret_access_key)
-        redact.add_secret(credentials.session_token)
-        return credentials
+        return assume_role(self.scope.sts, role_arn(self.scope.caller, account_id,
+                                                     request.role_name),
+                           external_id=request.external_id)
 
     def _root_keys(self, iam: Any, account_id: str) -> None:
         """Whether the account's root user has access keys (GetAccountSummary)."""
         try:
-            present = _patiently(lambda: wire.root_keys_present(iam.get_account_summary()))
+            present = patiently(lambda: wire.root_keys_present(iam.get_account_summary()))
         except AwsError as e:
             self._fail(account_id, None, "GetAccountSummary", e)
             return
@@ -406,7 +399,7 @@ class _Run:
     def _keys(self, iam: Any, account_id: str, user: User) -> tuple[AccessKey, ...] | None:
         """Every key of the user; None when the user is gone or the call failed."""
         try:
-            keys = _list_keys(iam, user.user_name, self.scope.request.keys_per_page)
+            keys = list_keys(iam, user.user_name, self.scope.request.keys_per_page)
         except AwsError as e:
             if e.code == NO_SUCH_ENTITY:
                 self._gone(account_id, user.user_name, None)
@@ -429,7 +422,7 @@ class _Run:
         if not wanted or not keys:
             return (None, None)
         try:
-            tags = _list_tags(iam, user.user_name)
+            tags = list_tags(iam, user.user_name)
         except AwsError as e:
             if e.code != NO_SUCH_ENTITY:
                 self._fail(account_id, user.user_name, "ListUserTags", e)
@@ -447,7 +440,7 @@ class _Run:
         last: LastUsed | None = None
         if self.scope.request.last_used:
             try:
-                last = _last_used(iam, key.access_key_id)
+                last = key_last_used(iam, key.access_key_id)
             except AwsError as e:
                 if e.code == NO_SUCH_ENTITY:
                     self._gone(account_id, user.user_name, key.access_key_id)
@@ -523,7 +516,7 @@ class _Run:
         )
 
 
-class _Pace:
+class Pace:
     """The request rate of one account: unlimited until IAM throttles, then what IAM lets through.
 
     The share of throttled answers is smoothed over ~200 answers. When it passes TOLERANCE, the
@@ -622,7 +615,7 @@ def _users_pages(iam: Any, request: InventoryRequest) -> Iterator[tuple[User, ..
         kwargs["PathPrefix"] = request.path_prefix
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
-        page = _patiently(lambda: wire.users_page(iam.list_users(**kwargs)))
+        page = patiently(lambda: wire.users_page(iam.list_users(**kwargs)))
         yield page.users
         if not page.is_truncated:
             return
@@ -630,7 +623,7 @@ def _users_pages(iam: Any, request: InventoryRequest) -> Iterator[tuple[User, ..
     raise AwsError("InvalidResponse", f"ListUsers returned more than {MAX_PAGES} pages")
 
 
-def _list_keys(iam: Any, user_name: str, per_page: int | None) -> tuple[AccessKey, ...]:
+def list_keys(iam: Any, user_name: str, per_page: int | None) -> tuple[AccessKey, ...]:
     """Every ListAccessKeys page of one user."""
     kwargs: dict[str, Any] = {"UserName": user_name}
     if per_page is not None:
@@ -638,7 +631,7 @@ def _list_keys(iam: Any, user_name: str, per_page: int | None) -> tuple[AccessKe
     keys: list[AccessKey] = []
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
-        page = _patiently(lambda: wire.page(iam.list_access_keys(**kwargs), user_name))
+        page = patiently(lambda: wire.page(iam.list_access_keys(**kwargs), user_name))
         keys.extend(page.keys)
         if not page.is_truncated:
             return tuple(keys)
@@ -646,13 +639,13 @@ def _list_keys(iam: Any, user_name: str, per_page: int | None) -> tuple[AccessKe
     raise AwsError("InvalidResponse", f"ListAccessKeys returned more than {MAX_PAGES} pages")
 
 
-def _list_tags(iam: Any, user_name: str) -> tuple[Tag, ...]:
+def list_tags(iam: Any, user_name: str) -> tuple[Tag, ...]:
     """Every ListUserTags page of one user."""
     kwargs: dict[str, Any] = {"UserName": user_name}
     tags: list[Tag] = []
     seen: set[str] = set()
     for _ in range(MAX_PAGES):
-        page = _patiently(lambda: wire.tags_page(iam.list_user_tags(**kwargs)))
+        page = patiently(lambda: wire.tags_page(iam.list_user_tags(**kwargs)))
         tags.extend(page.tags)
         if not page.is_truncated:
             return tuple(tags)
@@ -684,13 +677,31 @@ def _next_marker(marker: str | None, seen: set[str]) -> str:
     return marker
 
 
-def _last_used(iam: Any, access_key_id: str) -> LastUsed:
+def key_last_used(iam: Any, access_key_id: str) -> LastUsed:
     """GetAccessKeyLastUsed for one key."""
-    return _patiently(
+    return patiently(
         lambda: wire.last_used(iam.get_access_key_last_used(AccessKeyId=access_key_id)))
 
 
-def _patiently(call: Callable[[], T]) -> T:
+def role_arn(caller: Caller, account_id: str, role_name: str) -> str:
+    """The ARN of `role_name` in an account, in the caller's partition."""
+    return f"arn:{caller.partition}:iam::{account_id}:role/{role_name}"
+
+
+def assume_role(sts: Any, arn: str, *, external_id: str | None,
+                session_name: str = ROLE_SESSION_NAME) -> aws.SessionCredentials:
+    """Temporary credentials for a role (registered as secrets the moment they arrive)."""
+    kwargs = {"RoleArn": arn, "RoleSessionName": session_name}
+    if external_id is not None:
+        kwargs["ExternalId"] = external_id
+    # AssumeRole changes nothing but issues one more session: asking again is safe.
+    credentials = patiently(lambda: wire.assumed_credentials(sts.assume_role(**kwargs)))
+    redact.add_secret(credentials.secret_access_key)
+    redact.add_secret(credentials.session_token)
+    return credentials
+
+
+def patiently(call: Callable[[], T]) -> T:
     """`call` (a read, see aws.read), tried again later while it ends throttled.
 
     botocore gives up on a throttled request after its attempts, or at once when the client's

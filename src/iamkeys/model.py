@@ -379,6 +379,145 @@ class SecurityHubImport:
         return not self.failed and not self.errors
 
 
+# --- remediation ---------------------------------------------------------------------------
+
+DEACTIVATE = "deactivate"
+DELETE = "delete"
+REACTIVATE = "reactivate"
+ACTIONS = (DEACTIVATE, DELETE, REACTIVATE)
+# What became of an applied action, and the journal's events around each write.
+DONE = "done"
+SKIPPED = "skipped"
+FAILED = "failed"
+INTENT = "intent"
+EXEMPT_TAG = "iamkeys:exempt"
+MAX_ACTIONS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class RemediationPolicy:
+    """What a remediation may do: the findings that deactivate a key, when an inactive key is
+    deleted, the grace after a finding is first reported, and the limits."""
+
+    deactivate: tuple[str, ...] = ()
+    delete_inactive_after: int | None = None
+    grace: int | None = None
+    exempt_tag: str = EXEMPT_TAG
+    max_actions: int = MAX_ACTIONS
+
+
+@dataclass(frozen=True, slots=True)
+class KeyAction:
+    """One planned change to one access key and, once applied, what became of it."""
+
+    account_id: str
+    user_name: str
+    access_key_id: str
+    action: str
+    rules: tuple[str, ...]
+    reason: str
+    # The status the key must still have, live, right before the change.
+    status: str
+    # The last use the inventory saw (None: never used, or not looked up); a deactivation for
+    # IAM.22 is skipped when the key was used after it.
+    last_used: datetime | None = None
+    result: str | None = None
+    result_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedKey:
+    """A key a rule would have acted on, left alone, and why."""
+
+    account_id: str
+    user_name: str
+    access_key_id: str
+    action: str
+    rules: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemediationPlan:
+    """The changes a remediation (or an undo) makes, the keys it leaves alone, and, once
+    applied, each change's result."""
+
+    plan_id: str
+    actions: tuple[KeyAction, ...]
+    skipped: tuple[SkippedKey, ...]
+    policy: RemediationPolicy
+    generated_at: datetime
+    caller_arn: str
+    journal: str
+    # When the inventory the plan was made from was taken (None: an undo, made from a journal).
+    inventory_generated_at: datetime | None = None
+    applied: bool = False
+
+    def count(self, action: str) -> int:
+        """Actions of one kind."""
+        return sum(1 for a in self.actions if a.action == action)
+
+    def results(self) -> dict[str, int]:
+        """Applied actions by result: done, skipped, failed."""
+        counts = dict.fromkeys((DONE, SKIPPED, FAILED), 0)
+        for a in self.actions:
+            if a.result is not None:
+                counts[a.result] = counts.get(a.result, 0) + 1
+        return counts
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One line of the remediation journal: an intent before a write, its outcome after."""
+
+    time: datetime
+    event: str
+    plan_id: str
+    # Ties an outcome line to its intent line.
+    attempt: str
+    account_id: str
+    user_name: str
+    access_key_id: str
+    action: str
+    rules: tuple[str, ...]
+    caller_arn: str
+    role_arn: str | None = None
+    # Why the plan asked for it (intent), or what happened (outcome: how it was confirmed, or
+    # the error).
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One change iamkeys set out to make to a key: its intent and, once journaled, its outcome.
+
+    `outcome` is done, failed, or None when the run ended between the intent and the outcome
+    (the write may or may not have been applied; a live re-read tells).
+    """
+
+    plan_id: str
+    account_id: str
+    user_name: str
+    access_key_id: str
+    action: str
+    rules: tuple[str, ...]
+    started: datetime
+    outcome: str | None = None
+    finished: datetime | None = None
+    # The journal's id for it (an outcome line names the intent it closes).
+    attempt: str = ""
+
+    @property
+    def landed(self) -> bool:
+        """Done, or perhaps done: not known to have failed."""
+        return self.outcome != FAILED
+
+    @property
+    def time(self) -> datetime:
+        """When the change was (or may have been) made."""
+        return self.finished or self.started
+
+
 # --- mail ----------------------------------------------------------------------------------
 
 

@@ -542,3 +542,85 @@ def directory_path(value: str | None, *, name: str) -> str | None:
     if len(value) > 4096:
         raise InputError(name, "must be at most 4096 characters")
     return value
+
+
+# --- remediation (issue 10) --------------------------------------------------------------------
+
+PLAN_FORMATS = ("json", "table", "html")
+MAX_ACTIONS_LIMIT = 10_000
+# IAM tag keys (IAM API Reference, "Tag"): letters, digits, spaces and _.:/=+-@, 1-128
+# characters; `aws:` is reserved for AWS. ASCII only here, like the other IAM names.
+TAG_KEY_RE = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,128}")
+# S3 bucket names (general purpose buckets: 3-63 lowercase letters, digits, dots, hyphens).
+S3_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+S3_PREFIX_RE = re.compile(r"[\u0021-\u007e]{0,900}")
+S3_SCHEME = "s3://"
+PLAN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+
+
+def choice_list(value: str | Iterable[str] | None, *, name: str, choices: Iterable[str],
+                refused: dict[str, str] | None = None) -> tuple[str, ...]:
+    """Comma-separated names, each one of `choices`; `refused` names get their own reason."""
+    if value is None:
+        return ()
+    items = _items(value)
+    allowed = tuple(choices)
+    if items is None or not all(isinstance(item, str) for item in items):
+        raise InputError(name, f"must be names separated by commas ({', '.join(allowed)})")
+    cleaned = [item.strip() for item in items]
+    if not cleaned or any(not item for item in cleaned):
+        raise InputError(name, f"must be names separated by commas, no empty items "
+                               f"({', '.join(allowed)})")
+    for item in cleaned:
+        if refused and item in refused:
+            raise InputError(name, f"{item}: {refused[item]}")
+        if item not in allowed:
+            raise InputError(name, f"{_shown(item)} is not one of {', '.join(allowed)}")
+    return tuple(dict.fromkeys(cleaned))
+
+
+def optional_days(value: int | str | None, *, name: str) -> int | None:
+    """A number of whole days 0-36500, or None when not given."""
+    return bounded_int(value, name=name, low=0, high=MAX_DAYS)
+
+
+def max_actions(value: int | str | None, *, name: str = "max_actions", default: int) -> int:
+    """The most actions a plan may hold: an integer 1-10000."""
+    checked = bounded_int(value, name=name, low=1, high=MAX_ACTIONS_LIMIT)
+    return default if checked is None else checked
+
+
+def tag_key(value: str | None, *, name: str = "exempt_tag", default: str) -> str:
+    """An IAM tag key (not one of the `aws:` keys AWS reserves)."""
+    if value is None:
+        return default
+    if not isinstance(value, str) or not TAG_KEY_RE.fullmatch(value) or not value.strip():
+        raise InputError(name, "must be 1-128 characters of A-Z a-z 0-9, spaces and _.:/=+@-")
+    if value.lower().startswith("aws:"):
+        raise InputError(name, "aws: tag keys are reserved for AWS")
+    return value
+
+
+def journal_location(value: str | None, *, name: str = "journal") -> str | None:
+    """Where the journal is: a file path whose directory exists, or s3://BUCKET[/PREFIX]."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.startswith(S3_SCHEME):
+        bucket, _, prefix = value[len(S3_SCHEME):].partition("/")
+        if not S3_BUCKET_RE.fullmatch(bucket) or ".." in bucket:
+            raise InputError(name, "s3://BUCKET/PREFIX: the bucket must be 3-63 characters of "
+                                   "a-z 0-9 . -")
+        if not S3_PREFIX_RE.fullmatch(prefix):
+            raise InputError(name, "s3://BUCKET/PREFIX: the prefix must be printable ASCII "
+                                   "without spaces, at most 900 characters")
+        return value
+    return output_file(value, name=name)
+
+
+def plan_id(value: str | None, *, name: str = "run") -> str | None:
+    """A plan's id, as its Summary and the journal name it."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not PLAN_ID_RE.fullmatch(value):
+        raise InputError(name, "must be a plan id: 1-64 characters of A-Z a-z 0-9 and -")
+    return value

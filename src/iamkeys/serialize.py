@@ -23,9 +23,12 @@ from .model import (
     Inventory,
     InventoryError,
     InventoryKey,
+    KeyAction,
     KeyChange,
     Listing,
+    RemediationPlan,
     SecurityHubImport,
+    SkippedKey,
 )
 
 KEY_FIELDS = ("AccessKeyId", "CreateDate", "Status", "UserName")
@@ -301,3 +304,98 @@ def securityhub_import(result: SecurityHubImport) -> dict[str, Any]:
             for e in result.errors],
         "Complete": result.complete,
     }
+
+
+# --- remediation ---------------------------------------------------------------------------
+
+# The table's columns: what each action does and why, then (once applied) what became of it.
+PLAN_COLUMNS = ("AccountId", "UserName", "AccessKeyId", "Action", "Rules", "Reason")
+RESULT_COLUMNS = ("Result", "ResultReason")
+SKIPPED_COLUMNS = ("AccountId", "UserName", "AccessKeyId", "Action", "Rules", "Reason")
+
+
+def plan(planned: RemediationPlan) -> dict[str, Any]:
+    """The plan document: {"Actions": [...], "Skipped": [...], "Summary": {...}, "Applied": b};
+    applied, each action carries its Result and ResultReason."""
+    return {
+        "Actions": [key_action(a, planned.applied) for a in planned.actions],
+        "Skipped": [skipped_key(s) for s in planned.skipped],
+        "Summary": plan_summary(planned),
+        "Applied": planned.applied,
+    }
+
+
+def key_action(action: KeyAction, applied: bool) -> dict[str, Any]:
+    """One Actions member; Status and LastUsedDate are what the live re-read checks."""
+    record: dict[str, Any] = {
+        "AccountId": action.account_id,
+        "UserName": action.user_name,
+        "AccessKeyId": action.access_key_id,
+        "Action": action.action,
+        "Rules": list(action.rules),
+        "Reason": action.reason,
+        "Status": action.status,
+        "LastUsedDate": timestamp(action.last_used),
+    }
+    if applied:
+        record["Result"] = action.result
+        record["ResultReason"] = action.result_reason
+    return record
+
+
+def skipped_key(skipped: SkippedKey) -> dict[str, Any]:
+    """One Skipped member."""
+    return {
+        "AccountId": skipped.account_id,
+        "UserName": skipped.user_name,
+        "AccessKeyId": skipped.access_key_id,
+        "Action": skipped.action,
+        "Rules": list(skipped.rules),
+        "Reason": skipped.reason,
+    }
+
+
+def plan_summary(planned: RemediationPlan) -> dict[str, Any]:
+    """Counts by action (and by result once applied), the policy, and where it was journaled."""
+    policy = planned.policy
+    return {
+        "PlanId": planned.plan_id,
+        "Actions": len(planned.actions),
+        "Deactivate": planned.count("deactivate"),
+        "Delete": planned.count("delete"),
+        "Reactivate": planned.count("reactivate"),
+        "Skipped": len(planned.skipped),
+        "Results": planned.results() if planned.applied else None,
+        "GeneratedAt": timestamp(planned.generated_at),
+        "InventoryGeneratedAt": timestamp(planned.inventory_generated_at),
+        "CallerArn": planned.caller_arn,
+        "Journal": planned.journal,
+        "Policy": {
+            "Deactivate": list(policy.deactivate),
+            "DeleteInactiveAfter": policy.delete_inactive_after,
+            "Grace": policy.grace,
+            "ExemptTag": policy.exempt_tag,
+            "MaxActions": policy.max_actions,
+        },
+    }
+
+
+def plan_rows(planned: RemediationPlan) -> tuple[tuple[str, ...], list[list[Any]]]:
+    """The columns and one row per action (with its result once applied), for tables."""
+    columns = PLAN_COLUMNS + (RESULT_COLUMNS if planned.applied else ())
+    rows = []
+    for action in planned.actions:
+        record = key_action(action, planned.applied)
+        record["Rules"] = " ".join(record["Rules"])
+        rows.append([record[column] for column in columns])
+    return columns, rows
+
+
+def skipped_rows(planned: RemediationPlan) -> list[list[Any]]:
+    """One row per skipped key, in SKIPPED_COLUMNS order."""
+    rows = []
+    for skipped in planned.skipped:
+        record = skipped_key(skipped)
+        record["Rules"] = " ".join(record["Rules"])
+        rows.append([record[column] for column in SKIPPED_COLUMNS])
+    return rows

@@ -27,7 +27,9 @@ ERROR_KINDS: dict[str, tuple[int, str, str]] = {
     "no_such_entity": (404, "NoSuchEntity", "The user with name {user} cannot be found."),
     "reject_marker": (400, "ValidationError", "Invalid Marker"),
 }
-OTHER_KINDS = frozenset({"drop", "delay", "malformed", "truncated"})
+# apply_then_drop: the request is served (a write is applied), then the connection is closed
+# before the answer: the client cannot know that its write landed.
+OTHER_KINDS = frozenset({"drop", "delay", "malformed", "truncated", "apply_then_drop"})
 # Not a request-level fault: BatchImportFindings answers the matching findings (by their own
 # fields, e.g. {"Id": ...}) in FailedFindings and imports the rest (harness/securityhub.py).
 FINDING_KINDS = frozenset({"reject_finding"})

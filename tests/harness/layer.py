@@ -122,7 +122,7 @@ class HarnessLayer:
         if rule is None:
             return self._serve(req, environ)
         entry["fault"] = rule.kind
-        return self._apply_fault(rule, req, environ)
+        return self._apply_fault(rule, req, environ, entry)
 
     def _record_arrival(self, req: ApiRequest) -> dict[str, Any]:
         """Count the request and append its (still status-less) log entry."""
@@ -171,7 +171,8 @@ class HarnessLayer:
                 return rule
         return None
 
-    def _apply_fault(self, rule: FaultRule, req: ApiRequest, environ: dict[str, Any]) -> Response:
+    def _apply_fault(self, rule: FaultRule, req: ApiRequest, environ: dict[str, Any],
+                     entry: dict[str, Any]) -> Response:
         """Produce the faulty response for a fired rule."""
         if rule.delay_s > 0:
             time.sleep(rule.delay_s)
@@ -182,6 +183,10 @@ class HarnessLayer:
             text = text.replace("{action}", str(req.action))
             return self._error(req, status, rule.code or code, text)
         if rule.kind == "drop":
+            _drop_connection(environ)
+        if rule.kind == "apply_then_drop":
+            served = self._serve(req, environ)
+            entry["applied_status"] = served.status
             _drop_connection(environ)
         if rule.kind == "malformed":
             body = f"<{req.action}Response><{req.action}Result><Oops"

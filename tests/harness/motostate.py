@@ -150,7 +150,7 @@ def patch_key(body: Mapping[str, Any]) -> dict[str, Any]:
         key.status = status
     if "last_used" in body:
         key.last_used = last_used
-    return {"access_key_id": key.access_key_id, "user_name": key.user_name}
+    return {"access_key_id": key.access_key_id, "user_name": key.user_name, "status": key.status}
 
 
 def patch_account(body: Mapping[str, Any]) -> dict[str, Any]:

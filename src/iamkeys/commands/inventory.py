@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import IO
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -23,26 +23,62 @@ from ..inventory import (
 )
 from ..model import Inventory
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def inventory_options(function: F) -> F:
+    """What an inventory lists and how it reaches AWS: the options `inventory` and
+    `remediate` share, passed under their own names."""
+    decorators = [
+        click.option("--accounts", metavar="IDS",
+                     help="Comma-separated account ids (default: the caller's account)."),
+        click.option("--organization", is_flag=True,
+                     help="Every ACTIVE account of the AWS Organization (ListAccounts)."),
+        click.option("--role-name", metavar="NAME", default=DEFAULT_ROLE_NAME,
+                     show_default=True, help="Role assumed in each account other than the "
+                                             "caller's."),
+        click.option("--external-id", metavar="ID", help="ExternalId for AssumeRole."),
+        click.option("--path-prefix", metavar="PATH",
+                     help="Only users under this IAM path, e.g. /ops/."),
+        click.option("--no-last-used", is_flag=True, help="Skip GetAccessKeyLastUsed (faster; "
+                     "no IAM.22 or CIS.1.11 findings)."),
+        click.option("--concurrency", metavar="N", help="Users worked on at once, 1-256.  "
+                     "[default: 64]"),
+        click.option("--max-key-age", metavar="DAYS", help="IAM.3: active keys older than "
+                     "this.  [default: 90]"),
+        click.option("--max-unused", metavar="DAYS", help="IAM.22: active keys unused for "
+                     "longer.  [default: 45]"),
+        click.option("--max-inactive", metavar="DAYS", help="STALE_INACTIVE: inactive keys "
+                     "older than this.  [default: 30]"),
+        click.option("--region", metavar="REGION", help="Region for STS and IAM (default: "
+                     "profile's, else us-east-1); picks the partition."),
+        aws_options,
+    ]
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def inventory_values(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The `inventory_options` values as `InventoryRequest.build` takes them."""
+    return {"accounts": options["accounts"], "organization": options["organization"],
+            "role_name": options["role_name"], "external_id": options["external_id"],
+            "path_prefix": options["path_prefix"], "last_used": not options["no_last_used"],
+            "concurrency": options["concurrency"], "max_key_age": options["max_key_age"],
+            "max_unused": options["max_unused"], "max_inactive": options["max_inactive"]}
+
+
+def connection_of(options: Mapping[str, Any], concurrency: int) -> aws.Connection:
+    """The AWS connection of the `inventory_options` values, pooled for `concurrency`."""
+    return replace(
+        connection_from_options(options["profile"], options["endpoint_url"],
+                                options["connect_timeout"], options["read_timeout"],
+                                max_pool_connections=concurrency + 1),
+        region=aws.known_region(options["region"]))
+
 
 @click.command("inventory")
-@click.option("--accounts", metavar="IDS",
-              help="Comma-separated account ids (default: the caller's account).")
-@click.option("--organization", is_flag=True,
-              help="Every ACTIVE account of the AWS Organization (ListAccounts).")
-@click.option("--role-name", metavar="NAME", default=DEFAULT_ROLE_NAME, show_default=True,
-              help="Role assumed in each account other than the caller's.")
-@click.option("--external-id", metavar="ID", help="ExternalId for AssumeRole.")
-@click.option("--path-prefix", metavar="PATH", help="Only users under this IAM path, e.g. /ops/.")
-@click.option("--no-last-used", is_flag=True, help="Skip GetAccessKeyLastUsed (faster; no "
-              "IAM.22 or CIS.1.11 findings).")
-@click.option("--concurrency", metavar="N", help="Users worked on at once, 1-256.  "
-              "[default: 64]")
-@click.option("--max-key-age", metavar="DAYS", help="IAM.3: active keys older than this.  "
-              "[default: 90]")
-@click.option("--max-unused", metavar="DAYS", help="IAM.22: active keys unused for longer.  "
-              "[default: 45]")
-@click.option("--max-inactive", metavar="DAYS", help="STALE_INACTIVE: inactive keys older than "
-              "this.  [default: 30]")
+@inventory_options
 @click.option("--owner-tag", "owner_tag", multiple=True, metavar="KEY",
               help="Tag key holding each user's owner (an e-mail address); repeatable, first "
                    "match wins, compared without case (ListUserTags).")
@@ -55,9 +91,6 @@ from ..model import Inventory
 @click.option("--output", metavar="FORMAT",
               help="json (default), csv, table, html, asff (Security Hub) or ocsf.")
 @click.option("--out", metavar="FILE", help="Write the output to FILE instead of stdout.")
-@click.option("--region", metavar="REGION", help="Region for STS and IAM (default: profile's, "
-              "else us-east-1); picks the partition.")
-@aws_options
 def command(accounts: str | None, organization: bool, role_name: str, external_id: str | None,
             path_prefix: str | None, no_last_used: bool, concurrency: str | None,
             max_key_age: str | None, max_unused: str | None, max_inactive: str | None,
